@@ -1,0 +1,1 @@
+"""Qualiterrain's domain: scorecards, scoring, the store, sampling, statistics and the `qa` CLI."""

@@ -1,0 +1,1 @@
+"""The static-site generator that publishes each employee's private coaching page."""
