@@ -67,9 +67,7 @@ class _Positions:
         resolved: Loc = ()
         current = data
         for part in loc:
-            if isinstance(current, dict) and part in current:
-                current = current[part]
-            elif isinstance(current, list) and isinstance(part, int) and part < len(current):
+            if (isinstance(current, dict) and part in current) or (isinstance(current, list) and isinstance(part, int) and part < len(current)):
                 current = current[part]
             else:
                 continue
@@ -91,7 +89,8 @@ def _message(error: dict[str, Any], resolved: Loc, loc: Loc) -> str:
     if kind == "extra_forbidden":
         return f"unknown key '{loc[-1]}' in {dotted(resolved[:-1])}"
     if kind == "union_tag_invalid":
-        return f"{dotted(resolved)}: unknown scale {error['input']!r} (expected one of {error['ctx']['expected_tags']})"
+        tag = error.get("ctx", {}).get("tag", error["input"])
+        return f"{dotted(resolved)}: unknown scale {tag!r} (expected one of {error['ctx']['expected_tags']})"
     message = error["msg"].removeprefix("Value error, ")
     return f"{dotted(resolved)}: {message}"
 
@@ -147,7 +146,9 @@ def _duplicate_ids(entries: list[tuple[Loc, Any]], what: str) -> list[tuple[Loc,
         if not isinstance(ident, str):
             continue
         if ident in seen:
-            out.append(((*loc, "id"), f"{dotted(loc)}.id: duplicate {what} id '{ident}' (first at {dotted(seen[ident])})"))
+            out.append(
+                ((*loc, "id"), f"{dotted(loc)}.id: duplicate {what} id '{ident}' (first at {dotted(seen[ident])})")
+            )
         else:
             seen[ident] = loc
     return out
@@ -158,9 +159,7 @@ def _semantic_problems(data: dict[str, Any], card: Scorecard | None) -> list[tup
     out: list[tuple[Loc, str]] = []
     sections = _items(data, "sections")
     out += _duplicate_ids([(("sections", i), s.get("id")) for i, s in sections], "section")
-    criteria = [
-        (("sections", i, "criteria", j), c.get("id")) for i, s in sections for j, c in _items(s, "criteria")
-    ]
+    criteria = [(("sections", i, "criteria", j), c.get("id")) for i, s in sections for j, c in _items(s, "criteria")]
     out += _duplicate_ids(criteria, "criterion")
     fields = _items(data, "context")
     out += _duplicate_ids([(("context", i), f.get("id")) for i, f in fields], "context field")
@@ -170,11 +169,30 @@ def _semantic_problems(data: dict[str, Any], card: Scorecard | None) -> list[tup
     for i, field in fields:
         for k, ref in enumerate(field.get("measured_from") or []):
             if ref not in timestamps:
-                out.append((("context", i, "measured_from", k), f"context[{i}].measured_from: '{ref}' is not a timestamp field of this scorecard"))
+                out.append(
+                    (
+                        ("context", i, "measured_from", k),
+                        f"context[{i}].measured_from: '{ref}' is not a timestamp field of this scorecard",
+                    )
+                )
     if card is not None:
         aggregation = _aggregation_problems(card)
         # Without a coherent aggregation the score range, and so the bands' coverage, is unknown.
-        out += aggregation or _band_problems(card)
+        out += aggregation or _band_problems(_raw_bands(data), card.score_range())
+    elif data.get("aggregation", "weighted_percent") == "weighted_percent":
+        # Report band mistakes even when other parts of the file are broken: all errors at once.
+        out += _band_problems(_raw_bands(data), (0.0, 100.0))
+    return out
+
+
+def _raw_bands(data: dict[str, Any]) -> list[tuple[int, str, float, float]]:
+    """(index, id, min, max) of each band whose bounds are numbers."""
+    out = []
+    for i, band in _items(data, "bands"):
+        low, high = band.get("min"), band.get("max")
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
+        if numbers and high > low:
+            out.append((i, str(band.get("id")), float(low), float(high)))
     return out
 
 
@@ -186,10 +204,17 @@ def _aggregation_problems(card: Scorecard) -> list[tuple[Loc, str]]:
     for i, section in enumerate(card.sections):
         for j, criterion in enumerate(section.criteria):
             loc: Loc = ("sections", i, "criteria", j)
-            if not isinstance(criterion.scale, Rating) or not isinstance(first, Rating) or (
-                (criterion.scale.min, criterion.scale.max) != (first.min, first.max)
+            if (
+                not isinstance(criterion.scale, Rating)
+                or not isinstance(first, Rating)
+                or ((criterion.scale.min, criterion.scale.max) != (first.min, first.max))
             ):
-                out.append(((*loc, "scale"), f"{dotted(loc)}.scale: sum_of_means needs every criterion on the same rating scale"))
+                out.append(
+                    (
+                        (*loc, "scale"),
+                        f"{dotted(loc)}.scale: sum_of_means needs every criterion on the same rating scale",
+                    )
+                )
             if criterion.critical:
                 out.append(((*loc, "critical"), f"{dotted(loc)}.critical: sum_of_means has no critical criteria"))
             if criterion.allows_na:
@@ -198,24 +223,30 @@ def _aggregation_problems(card: Scorecard) -> list[tuple[Loc, str]]:
     return out
 
 
-def _band_problems(card: Scorecard) -> list[tuple[Loc, str]]:
-    low, high = card.score_range()
-    order = sorted(range(len(card.bands)), key=lambda i: card.bands[i].min)
+def _band_problems(
+    bands: list[tuple[int, str, float, float]], score_range: tuple[float, float]
+) -> list[tuple[Loc, str]]:
+    """Bands must tile the score range: no overlap, no gap, from its lowest to its highest score."""
+    if not bands:
+        return []
+    low, high = score_range
     out: list[tuple[Loc, str]] = []
     expected = low
-    for i in order:
-        band = card.bands[i]
+    for i, ident, band_min, band_max in sorted(bands, key=lambda b: (b[2], b[3])):
         loc: Loc = ("bands", i, "min")
-        if band.min < expected:
+        if band_min < expected:
             what = "starts below the score range" if expected == low else "overlaps the band below it"
-            out.append((loc, f"bands[{i}] ('{band.id}') {what}: min {band.min:g} < {expected:g}"))
-        elif band.min > expected:
-            out.append((loc, f"bands[{i}] ('{band.id}') leaves a gap: nothing covers {expected:g} to {band.min:g}"))
-        expected = max(expected, band.max)
+            out.append((loc, f"bands[{i}] ('{ident}') {what}: min {band_min:g} < {expected:g}"))
+        elif band_min > expected:
+            out.append((loc, f"bands[{i}] ('{ident}') leaves a gap: nothing covers {expected:g} to {band_min:g}"))
+        expected = max(expected, band_max)
+        last, last_id = i, ident
     if expected != high:
-        last = order[-1]
         out.append(
-            (("bands", last, "max"), f"bands[{last}] ('{card.bands[last].id}'): the bands end at {expected:g} but the score range ends at {high:g}")
+            (
+                ("bands", last, "max"),
+                f"bands[{last}] ('{last_id}'): the bands end at {expected:g} but the score range ends at {high:g}",
+            )
         )
     return out
 

@@ -120,7 +120,8 @@ def score(card: Scorecard, answers: Mapping[str, Any], *, partial: bool = False)
     sections: dict[str, SectionResult] = {}
     for section in card.sections:
         earned = total = 0.0
-        values: list[float] = []
+        answered = 0
+        ratings: list[float] = []  # raw values, for sum_of_means (every criterion is a rating there)
         for c in section.criteria:
             value = answers.get(c.id)
             fraction = fraction_of(c, value) if value is not None else None
@@ -136,12 +137,14 @@ def score(card: Scorecard, answers: Mapping[str, Any], *, partial: bool = False)
             if fraction is not None:
                 earned += c.weight * fraction
                 total += c.weight
-                values.append(float(value))
+                answered += 1
+                if isinstance(c.scale, Rating):
+                    ratings.append(float(value))
         if card.aggregation == "sum_of_means":
-            section_score = sum(values) / len(values) if values else None
+            section_score = sum(ratings) / len(ratings) if ratings else None
         else:
             section_score = 100.0 * earned / total if total else None
-        sections[section.id] = SectionResult(section.id, section.behaviour, section_score, len(values))
+        sections[section.id] = SectionResult(section.id, section.behaviour, section_score, answered)
 
     overall = _overall(card, criteria, sections)
     failures = [cid for cid, r in criteria.items() if r.critical and r.passed is False]
