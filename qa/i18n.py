@@ -1,0 +1,54 @@
+"""One message catalogue for the app and the coaching site: French by default, English complete."""
+
+from __future__ import annotations
+
+import string
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+LANGUAGES = ("fr", "en")
+DEFAULT_LANGUAGE = "fr"
+LOCALE_DIR = Path(__file__).resolve().parent / "locale"
+
+
+@cache
+def catalogue(lang: str) -> dict[str, str]:
+    """All messages of one language, keyed by dotted id (e.g. `form.submit`)."""
+    if lang not in LANGUAGES:
+        raise ValueError(f"unknown language {lang!r} (expected one of {LANGUAGES})")
+    with (LOCALE_DIR / f"{lang}.yaml").open(encoding="utf-8") as handle:
+        data = yaml.load(handle, Loader=yaml.CSafeLoader)
+    return dict(_flatten(data))
+
+
+def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
+    out: list[tuple[str, str]] = []
+    for key, value in data.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            out += _flatten(value, name + ".")
+        else:
+            out.append((name, str(value)))
+    return out
+
+
+def t(key: str, lang: str = DEFAULT_LANGUAGE, /, **values: Any) -> str:
+    """The message `key` in `lang`, with `{placeholders}` filled; a missing key is a KeyError."""
+    message = catalogue(lang)[key]
+    return message.format(**values) if values else message
+
+
+def placeholders(message: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(message) if name}
+
+
+def translator(lang: str):
+    """A one-argument-plus-values `t` bound to a language, for templates and pages."""
+
+    def bound(key: str, /, **values: Any) -> str:
+        return t(key, lang, **values)
+
+    return bound
