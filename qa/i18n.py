@@ -16,12 +16,22 @@ LOCALE_DIR = Path(__file__).resolve().parent / "locale"
 
 @cache
 def catalogue(lang: str) -> dict[str, str]:
-    """All messages of one language, keyed by dotted id (e.g. `form.submit`)."""
+    """All messages of one language, keyed by dotted id (e.g. `form.submit`).
+
+    A language is a folder of YAML files (one per area: common, app, site...), merged; a key
+    defined in two files is an error, so areas cannot silently override each other.
+    """
     if lang not in LANGUAGES:
         raise ValueError(f"unknown language {lang!r} (expected one of {LANGUAGES})")
-    with (LOCALE_DIR / f"{lang}.yaml").open(encoding="utf-8") as handle:
-        data = yaml.load(handle, Loader=yaml.CSafeLoader)
-    return dict(_flatten(data))
+    merged: dict[str, str] = {}
+    for path in sorted((LOCALE_DIR / lang).glob("*.yaml")):
+        with path.open(encoding="utf-8") as handle:
+            data = yaml.load(handle, Loader=yaml.CSafeLoader) or {}
+        for key, message in _flatten(data):
+            if key in merged:
+                raise ValueError(f"{path}: message {key!r} is already defined in another file")
+            merged[key] = message
+    return merged
 
 
 def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:

@@ -1,0 +1,210 @@
+"""Users, password hashes, sign-in throttling, sessions, roles and permission checks.
+
+Permission checks live here, in the domain, so that a crafted call from any page or script is
+refused just like a hidden button: every read or change of an evaluation goes through `require`
+or `can_read_evaluation`.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from qa.errors import PermissionDenied, QAError
+
+Role = Literal["shopper", "qa_lead", "admin"]
+ROLES: tuple[Role, ...] = ("shopper", "qa_lead", "admin")
+
+# What each role may do. qa_lead: everything but users; admin: users as well.
+QA_LEAD_PERMISSIONS = frozenset(
+    {
+        "evaluate",
+        "view_own",
+        "view_all",
+        "review",
+        "sample",
+        "dashboard",
+        "calibrate",
+        "publish",
+        "scorecards",
+        "disputes",
+    }
+)
+ROLE_PERMISSIONS: dict[str, frozenset[str]] = {
+    "shopper": frozenset({"evaluate", "view_own"}),
+    "qa_lead": QA_LEAD_PERMISSIONS,
+    "admin": QA_LEAD_PERMISSIONS | {"manage_users"},
+}
+
+_hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
+
+Clock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class SignInError(QAError):
+    """Wrong name or password, or too many attempts: the message says which, never which part was wrong."""
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who is acting: the signed-in user's name and role, passed to every domain call that checks rights."""
+
+    name: str
+    role: str
+
+    def can(self, permission: str) -> bool:
+        return permission in ROLE_PERMISSIONS.get(self.role, frozenset())
+
+
+def hash_password(password: str) -> str:
+    if len(password) < 8:
+        raise QAError("a password needs at least 8 characters")
+    return _hasher.hash(password)
+
+
+def verify_password(stored_hash: str, password: str) -> bool:
+    try:
+        return _hasher.verify(stored_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def new_password() -> str:
+    """A random password to print once (about 100 bits)."""
+    return secrets.token_urlsafe(12)
+
+
+def require(actor: Actor, permission: str) -> None:
+    if not actor.can(permission):
+        raise PermissionDenied(f"{actor.name} ({actor.role}) may not {permission.replace('_', ' ')}")
+
+
+def can_read_evaluation(actor: Actor, evaluator: str) -> bool:
+    """A shopper sees only their own evaluations; QA leads and admins see all."""
+    return actor.can("view_all") or (actor.can("view_own") and evaluator == actor.name)
+
+
+@dataclass
+class Throttle:
+    """Slows down repeated failed sign-ins per user name: after `free` failures, a doubling wait."""
+
+    free: int = 3
+    base_seconds: float = 2.0
+    max_seconds: float = 300.0
+    clock: Clock = utcnow
+    _failures: dict[str, tuple[int, datetime]] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def wait_seconds(self, name: str) -> float:
+        with self._lock:
+            count, last = self._failures.get(name.casefold(), (0, self.clock()))
+        if count < self.free:
+            return 0.0
+        delay = min(self.max_seconds, self.base_seconds * 2 ** (count - self.free))
+        remaining = (last + timedelta(seconds=delay) - self.clock()).total_seconds()
+        return max(0.0, remaining)
+
+    def failed(self, name: str) -> None:
+        with self._lock:
+            count, _ = self._failures.get(name.casefold(), (0, self.clock()))
+            self._failures[name.casefold()] = (count + 1, self.clock())
+
+    def succeeded(self, name: str) -> None:
+        with self._lock:
+            self._failures.pop(name.casefold(), None)
+
+
+@dataclass
+class Session:
+    token: str
+    actor: Actor
+    started: datetime
+    last_seen: datetime
+
+
+@dataclass
+class Sessions:
+    """Signed-in sessions of this process, expiring after idle time and after an absolute limit."""
+
+    idle: timedelta = timedelta(minutes=30)
+    absolute: timedelta = timedelta(hours=12)
+    clock: Clock = utcnow
+    _sessions: dict[str, Session] = field(default_factory=dict)
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def start(self, actor: Actor) -> str:
+        token = secrets.token_urlsafe(32)
+        now = self.clock()
+        with self._lock:
+            self._sessions[token] = Session(token, actor, now, now)
+        return token
+
+    def actor(self, token: str | None) -> Actor | None:
+        """The actor of a live session (refreshing its idle timer), or None when unknown or expired."""
+        if not token:
+            return None
+        now = self.clock()
+        with self._lock:
+            session = self._sessions.get(token)
+            if session is None:
+                return None
+            if now - session.last_seen > self.idle or now - session.started > self.absolute:
+                del self._sessions[token]
+                return None
+            session.last_seen = now
+            return session.actor
+
+    def end(self, token: str | None) -> None:
+        with self._lock:
+            self._sessions.pop(token or "", None)
+
+
+def create_user(
+    store, name: str, role: str, display_name: str | None = None, password: str | None = None, clock: Clock = utcnow
+) -> tuple[object, str]:
+    """Add a user with a salted argon2 hash; returns the user and the password (random when not given)."""
+    from qa.models import User
+
+    if role not in ROLES:
+        raise QAError(f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
+    if store.get_user(name) is not None:
+        raise QAError(f"a user named {name!r} already exists")
+    password = password or new_password()
+    user = User(
+        name=name,
+        display_name=display_name or name,
+        role=role,
+        password_hash=hash_password(password),
+        created_at=clock(),
+    )
+    store.add_user(user)
+    return user, password
+
+
+def authenticate(store, name: str, password: str, throttle: Throttle) -> Actor:
+    """The actor for a correct name and password; slowed down after repeated failures."""
+    wait = throttle.wait_seconds(name)
+    if wait > 0:
+        raise SignInError(f"too many failed attempts: try again in {int(wait) + 1} s")
+    user = store.get_user(name)
+    # Verify against a dummy hash for unknown names so timing does not reveal who exists.
+    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    if not ok or user is None or not user.active:
+        throttle.failed(name)
+        raise SignInError("wrong name or password")
+    throttle.succeeded(name)
+    return Actor(user.name, user.role)
+
+
+_DUMMY_HASH = _hasher.hash("not a real password, for constant-time failures")

@@ -1,0 +1,101 @@
+"""Passwords, sign-in throttling, sessions and role checks (with an injected clock, no sleeps)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from qa.auth import (
+    Actor,
+    Sessions,
+    Throttle,
+    can_read_evaluation,
+    hash_password,
+    require,
+    verify_password,
+)
+from qa.errors import PermissionDenied, QAError
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+def test_password_hash_is_salted_and_verifies():
+    first, second = hash_password("correct horse"), hash_password("correct horse")
+    assert first != second and first.startswith("$argon2id$")
+    assert verify_password(first, "correct horse")
+    assert not verify_password(first, "wrong horse")
+    assert not verify_password("not a hash", "correct horse")
+
+
+def test_short_password_refused():
+    with pytest.raises(QAError, match="at least 8"):
+        hash_password("short")
+
+
+def test_throttle_slows_down_repeated_failures():
+    clock = Clock()
+    throttle = Throttle(free=3, base_seconds=2, clock=clock)
+    for _ in range(3):
+        assert throttle.wait_seconds("Alice") == 0
+        throttle.failed("alice")
+    assert throttle.wait_seconds("alice") == pytest.approx(2)
+    throttle.failed("alice")
+    assert throttle.wait_seconds("ALICE") == pytest.approx(4)  # doubling, case-insensitive
+    clock.advance(seconds=4)
+    assert throttle.wait_seconds("alice") == 0
+    throttle.succeeded("alice")
+    throttle.failed("alice")
+    assert throttle.wait_seconds("alice") == 0
+
+
+def test_sessions_expire_when_idle_and_absolutely():
+    clock = Clock()
+    sessions = Sessions(idle=timedelta(minutes=30), absolute=timedelta(hours=2), clock=clock)
+    token = sessions.start(Actor("alice", "shopper"))
+    clock.advance(minutes=29)
+    assert sessions.actor(token) == Actor("alice", "shopper")
+    clock.advance(minutes=29)
+    assert sessions.actor(token) is not None  # each use refreshes the idle timer
+    clock.advance(minutes=31)
+    assert sessions.actor(token) is None
+    token = sessions.start(Actor("bob", "qa_lead"))
+    for _ in range(5):
+        clock.advance(minutes=25)
+        assert sessions.actor(token) is not None
+    clock.advance(minutes=25)  # 150 minutes after sign-in: past the absolute limit
+    assert sessions.actor(token) is None
+    assert sessions.actor("forged") is None and sessions.actor(None) is None
+
+
+@pytest.mark.parametrize(
+    ("role", "allowed", "refused"),
+    [
+        ("shopper", ["evaluate", "view_own"], ["view_all", "review", "sample", "publish", "manage_users"]),
+        ("qa_lead", ["evaluate", "view_all", "review", "sample", "calibrate", "publish"], ["manage_users"]),
+        ("admin", ["manage_users", "review"], []),
+    ],
+)
+def test_roles(role, allowed, refused):
+    actor = Actor("someone", role)
+    for permission in allowed:
+        require(actor, permission)
+    for permission in refused:
+        with pytest.raises(PermissionDenied, match=permission.replace("_", " ")):
+            require(actor, permission)
+
+
+def test_a_shopper_reads_only_their_own_evaluations():
+    assert can_read_evaluation(Actor("alice", "shopper"), "alice")
+    assert not can_read_evaluation(Actor("alice", "shopper"), "bob")
+    assert can_read_evaluation(Actor("lea", "qa_lead"), "bob")
+    assert not can_read_evaluation(Actor("eve", "unknown-role"), "eve")
