@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,7 +67,9 @@ class _Positions:
         resolved: Loc = ()
         current = data
         for part in loc:
-            if (isinstance(current, dict) and part in current) or (isinstance(current, list) and isinstance(part, int) and part < len(current)):
+            if isinstance(current, dict) and part in current:
+                current = current[part]
+            elif isinstance(current, list) and isinstance(part, int) and part < len(current):
                 current = current[part]
             else:
                 continue
@@ -107,7 +109,7 @@ def parse_scorecard_text(text: str, path: Path) -> LoadedScorecard:
         raise ScorecardError([Problem(str(path), line, col, f"YAML syntax error: {exc.problem}")]) from None
     finally:
         loader.dispose()
-    if not isinstance(data, dict):
+    if node is None or not isinstance(data, dict):
         raise ScorecardError([Problem(str(path), 1, 1, "a scorecard must be a YAML mapping")])
 
     positions = _Positions()
@@ -123,7 +125,7 @@ def parse_scorecard_text(text: str, path: Path) -> LoadedScorecard:
         for error in exc.errors():
             loc = tuple(error["loc"])
             resolved, where = positions.find(data, loc)
-            problems.append(Problem(str(path), *where, _message(error, resolved, loc)))
+            problems.append(Problem(str(path), *where, _message(dict(error), resolved, loc)))
     for loc, message in _semantic_problems(data, card):
         problems.append(Problem(str(path), *positions.at.get(loc, (1, 1)), message))
     if problems:
@@ -139,7 +141,7 @@ def _items(data: Any, key: str) -> list[tuple[int, dict[str, Any]]]:
     return [(i, item) for i, item in enumerate(value) if isinstance(item, dict)]
 
 
-def _duplicate_ids(entries: list[tuple[Loc, Any]], what: str) -> list[tuple[Loc, str]]:
+def _duplicate_ids(entries: Sequence[tuple[Loc, Any]], what: str) -> list[tuple[Loc, str]]:
     seen: dict[Any, Loc] = {}
     out = []
     for loc, ident in entries:
@@ -190,9 +192,10 @@ def _raw_bands(data: dict[str, Any]) -> list[tuple[int, str, float, float]]:
     out = []
     for i, band in _items(data, "bands"):
         low, high = band.get("min"), band.get("max")
-        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high))
-        if numbers and high > low:
-            out.append((i, str(band.get("id")), float(low), float(high)))
+        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (low, high)):
+            continue
+        if float(high) > float(low):  # type: ignore[arg-type]  # both checked to be numbers above
+            out.append((i, str(band.get("id")), float(low), float(high)))  # type: ignore[arg-type]
     return out
 
 

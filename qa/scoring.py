@@ -138,7 +138,7 @@ def score(card: Scorecard, answers: Mapping[str, Any], *, partial: bool = False)
                 earned += c.weight * fraction
                 total += c.weight
                 answered += 1
-                if isinstance(c.scale, Rating):
+                if isinstance(c.scale, Rating) and isinstance(value, int):
                     ratings.append(float(value))
         if card.aggregation == "sum_of_means":
             section_score = sum(ratings) / len(ratings) if ratings else None
