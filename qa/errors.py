@@ -44,3 +44,33 @@ class PermissionDenied(QAError):
 
 class NotFound(QAError):
     """A record that was asked for does not exist (or is not visible to this user)."""
+
+
+class StoreError(QAError):
+    """The data folder cannot do what was asked (locked, newer schema, conflicting record...)."""
+
+
+class InvalidRecord(StoreError):
+    """A record was refused before anything was written; each message names its field."""
+
+    def __init__(self, record: str, messages: dict[str, str]) -> None:
+        self.record = record  # e.g. "evaluation 'ev-42'"
+        self.messages = messages  # field path -> what is wrong
+        super().__init__("\n".join(f"{record}: {field}: {msg}" for field, msg in messages.items()))
+
+
+class UnreadableFile(StoreError):
+    """A store file is damaged; names the file and the newest backup that holds a good copy."""
+
+    def __init__(self, path: str, reason: str, backup: str | None = None, *, looked_in: str = "") -> None:
+        self.path = path
+        self.reason = reason
+        self.backup = backup
+        self.looked_in = looked_in
+        if backup:
+            advice = f"The newest good backup is {backup} (restore it with: qa restore {backup})."
+        elif looked_in:
+            advice = f"No good backup was found in {looked_in}."
+        else:
+            advice = "Restore the newest backup of the data folder."
+        super().__init__(f"cannot read {path}: {reason}. {advice}")

@@ -1,0 +1,270 @@
+"""TinyDB storages for the store: a durable orjson file per partition, and TinyDB's JSON as reference.
+
+`DurableJSONStorage` is a TinyDB `Storage`: TinyDB reads the whole state and writes it back whole.
+It adds what TinyDB leaves out:
+
+* durability: each write goes to a temporary file in the same folder, which is fsynced, then
+  `os.replace`d over the old file, then the folder is fsynced. A reader or a crash sees the old
+  file or the new one, never half of one;
+* a cache: the parsed state is kept until the file changes. Every write stamps the file with a new
+  random token in its first bytes, so a reader checks freshness by reading 42 bytes (no parsing)
+  and cannot be fooled by coarse timestamps or reused inode numbers;
+* a header: the schema version, the body's length and CRC-32 (a damaged file is an error, never an
+  empty database) and a small summary (ids, statuses) that can be read without the body.
+
+File format: two lines, `{"token":"<32 hex>","format":...,"schema":N,"length":L,"crc32":C,
+"summary":{...}}` then the TinyDB state `{"table": {"doc_id": {...}}}`.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import zlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+from tinydb.storages import JSONStorage, Storage
+
+from qa.errors import StoreError, UnreadableFile
+
+FORMAT = "qualiterrain-store"
+SCHEMA = 2  # version of the data folder's layout and records; see qa/migrations.py
+_PREFIX = b'{"token":"'
+_PEEK = len(_PREFIX) + 32
+
+Tables = dict[str, dict[str, Any]]
+Summariser = Callable[[Tables], dict[str, Any]]
+
+
+def fsync_dir(path: Path) -> None:
+    """Make a folder's entries (a replaced or new file) durable."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_dir(path: Path) -> None:
+    """Create `path` and missing parents, each made durable in its parent."""
+    if path.is_dir():
+        return
+    ensure_dir(path.parent)
+    try:
+        path.mkdir()
+    except FileExistsError:
+        return
+    fsync_dir(path.parent)
+
+
+def atomic_write(path: Path, payload: bytes, *, durable: bool = True) -> None:
+    """Replace `path` by `payload` so that no reader or crash ever sees a partial file."""
+    ensure_dir(path.parent)
+    tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            view = memoryview(payload)
+            while view:
+                view = view[os.write(fd, view) :]
+            if durable:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    if durable:
+        fsync_dir(path.parent)
+
+
+def _token_of(head: bytes) -> str | None:
+    if len(head) >= _PEEK and head.startswith(_PREFIX):
+        return head[len(_PREFIX) : _PEEK].decode("ascii", "replace")
+    return None
+
+
+def parse_header(line: bytes, path: Path) -> dict[str, Any]:
+    """The header of a store file, or UnreadableFile / StoreError when it is not one we can read."""
+    try:
+        header = orjson.loads(line)
+    except orjson.JSONDecodeError as error:
+        raise UnreadableFile(str(path), f"damaged header ({error})") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise UnreadableFile(str(path), "not a Qualiterrain store file")
+    schema = header.get("schema")
+    if not isinstance(schema, int) or schema > SCHEMA:
+        raise StoreError(
+            f"{path} was written by a newer version of Qualiterrain (store schema {schema}; this "
+            f"version reads schema {SCHEMA} and older). Upgrade Qualiterrain to open it."
+        )
+    if schema < SCHEMA:
+        raise StoreError(f"{path} has store schema {schema}; open the store to migrate it first.")
+    return header
+
+
+def decode(data: bytes, path: Path) -> tuple[dict[str, Any], Tables]:
+    """Header and tables of a whole store file, checked against the header's length and CRC."""
+    if not data:
+        raise UnreadableFile(str(path), "the file is empty")
+    line, _, body = data.partition(b"\n")
+    header = parse_header(line, path)
+    body = body.rstrip(b"\n")
+    if len(body) != header.get("length"):
+        raise UnreadableFile(str(path), f"truncated ({len(body)} of {header.get('length')} bytes)")
+    if zlib.crc32(body) != header.get("crc32"):
+        raise UnreadableFile(str(path), "checksum mismatch (the file was damaged or edited)")
+    try:
+        tables = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise UnreadableFile(str(path), f"damaged data ({error})") from None
+    if not isinstance(tables, dict):
+        raise UnreadableFile(str(path), "the data is not a set of tables")
+    return header, tables
+
+
+def encode(tables: Tables, summary: dict[str, Any], token: str) -> bytes:
+    body = orjson.dumps(tables)
+    rest = orjson.dumps(
+        {"format": FORMAT, "schema": SCHEMA, "length": len(body), "crc32": zlib.crc32(body), "summary": summary}
+    )
+    return _PREFIX + token.encode("ascii") + b'",' + rest[1:] + b"\n" + body + b"\n"
+
+
+class DurableJSONStorage(Storage):
+    """One partition file: durable atomic writes, parsed state cached until the file changes."""
+
+    replaces_files = True  # never writes in place: a hard link to the file is a stable snapshot
+
+    def __init__(self, path: str | Path, summarise: Summariser | None = None, durable: bool = True) -> None:
+        self.path = Path(path)
+        self._summarise = summarise
+        self._durable = durable
+        self.token: str | None = None  # token of the cached tables; None when nothing is cached
+        self._tables: Tables | None = None
+        self._summary: dict[str, Any] | None = None
+        self._summary_token: str | None = None
+        self._body_bytes = 0
+        self._header_bytes = 0
+
+    @property
+    def cached_bytes(self) -> int:
+        """Roughly how much of the file is held in memory (for the cache's budget)."""
+        return self._body_bytes if self._tables is not None else self._header_bytes
+
+    def _peek(self) -> tuple[Any, str | None] | None:
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 - kept open for the full read below
+        except FileNotFoundError:
+            return None
+        return handle, _token_of(handle.read(_PEEK))
+
+    def read(self) -> Tables | None:
+        peeked = self._peek()
+        if peeked is None:
+            self.forget()
+            return None
+        handle, token = peeked
+        with handle:
+            if token is not None and token == self.token and self._tables is not None:
+                return dict(self._tables)  # a copy of the outer dict: TinyDB assigns into it
+            handle.seek(0)
+            data = handle.read()
+        header, tables = decode(data, self.path)
+        self.token, self._tables, self._body_bytes = _token_of(data), tables, len(data)
+        self._summary, self._summary_token = header.get("summary") or {}, self.token
+        return dict(tables)
+
+    def write(self, data: Tables) -> None:
+        token = secrets.token_hex(16)
+        try:
+            summary = self._summarise(data) if self._summarise else {}
+            payload = encode(data, summary, token)
+            atomic_write(self.path, payload, durable=self._durable)
+        except (OSError, TypeError, orjson.JSONEncodeError) as error:
+            self.forget()  # TinyDB may have changed cached documents in place before failing
+            raise StoreError(f"could not write {self.path}: {error}") from error
+        except BaseException:
+            self.forget()
+            raise
+        self.token, self._tables, self._body_bytes = token, dict(data), len(payload)
+        self._summary, self._summary_token = summary, token
+
+    def summary(self) -> dict[str, Any] | None:
+        """The header's summary (ids, statuses) without parsing the body; None if no file."""
+        peeked = self._peek()
+        if peeked is None:
+            self.forget()
+            return None
+        handle, token = peeked
+        with handle:
+            if token is not None and token == self._summary_token and self._summary is not None:
+                return self._summary
+            handle.seek(0)
+            line = handle.readline()
+        header = parse_header(line.rstrip(b"\n"), self.path)
+        self._summary, self._summary_token = header.get("summary") or {}, _token_of(line)
+        self._header_bytes = len(line)
+        return self._summary
+
+    def peek_token(self) -> str | None:
+        """The token of the file as it is now (None when there is no file)."""
+        peeked = self._peek()
+        if peeked is None:
+            return None
+        handle, token = peeked
+        handle.close()
+        return token
+
+    def forget(self) -> None:
+        """Drop the cache; the next read parses the file again."""
+        self.token = self._tables = self._summary = self._summary_token = None
+        self._body_bytes = self._header_bytes = 0
+
+    def close(self) -> None:
+        self.forget()
+
+
+class ReferenceJSONStorage(JSONStorage):
+    """TinyDB's own JSONStorage (no cache, writes in place) with the same small extra interface.
+
+    Tests run every store test against it and against `DurableJSONStorage`: the durable one must
+    behave exactly like the plain one, only safer and faster.
+    """
+
+    replaces_files = False
+
+    def __init__(self, path: str | Path, summarise: Summariser | None = None, durable: bool = True) -> None:
+        super().__init__(str(path), create_dirs=True)
+        self.path = Path(path)
+        self._summarise = summarise
+        self.token: str | None = None  # never cached: every read parses the file
+        self.cached_bytes = 0
+
+    def read(self) -> Tables | None:
+        try:
+            return super().read()
+        except ValueError as error:  # json.JSONDecodeError and UnicodeDecodeError
+            raise UnreadableFile(str(self.path), f"damaged data ({error})") from None
+
+    def summary(self) -> dict[str, Any] | None:
+        tables = self.read()
+        if tables is None:
+            return None
+        return self._summarise(tables) if self._summarise else {}
+
+    def peek_token(self) -> str | None:
+        return None
+
+    def forget(self) -> None:
+        pass
+
+
+STORAGES: dict[str, type[DurableJSONStorage] | type[ReferenceJSONStorage]] = {
+    "durable": DurableJSONStorage,
+    "reference": ReferenceJSONStorage,
+}

@@ -1,0 +1,569 @@
+"""The evaluation store: the one object the app, the CLI and the site receive to read and write.
+
+    store = Store.open("data")          # one instance per folder per process; close() when done
+
+It is the only way into the data (TinyDB is used by qa/storage.py and qa/partitions.py under it).
+Every record is validated (qa/models.py) before it is written; every write is durable once the
+method returns; threads and processes may use the same folder at once (see qa/store_core.py).
+
+On-disk layout of a data folder (schema 2):
+
+    store.json                      schema version, storage kind, buckets per month
+    .lock                           the cross-process write lock
+    employees.json  users.json      small tables, one file each
+    site_tokens.json  scorecards.json
+    draws/2025-05.json              the draws made that month, with their assignments
+    drafts/<hash of user>.json      one user's drafts
+    evaluations/2025-05/e07.json    evaluations started that month of employees in bucket 07,
+                                    with their audit entries (written in the same atomic write)
+    interactions/2025-05/i13.json   interactions of that month whose id is in bucket 13
+    backups/<reason>-<time>/        snapshots: see qa/backups.py
+
+A month is the month of `started_at` in its own UTC offset. Employees are spread over buckets, so
+one employee's evaluations are in one file per month and a submit rewrites a small file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, TypeVar, cast
+
+import orjson
+
+from qa.errors import InvalidRecord, NotFound, StoreError
+from qa.models import (
+    STATUS_TRANSITIONS,
+    Assignment,
+    AuditEntry,
+    Draft,
+    Draw,
+    Employee,
+    Evaluation,
+    Interaction,
+    Record,
+    ScorecardVersion,
+    SiteToken,
+    User,
+    dump_many,
+    new_id,
+    validated,
+    validated_many,
+)
+from qa.partitions import MONTH, Kind, Partition, bucket, insert_documents, months_between, put_documents, summary_of
+from qa.store_core import StoreCore
+
+EMPLOYEES = Kind({"employees": Employee})
+USERS = Kind({"users": User})
+SITE_TOKENS = Kind({"site_tokens": SiteToken})
+SCORECARDS = Kind({"scorecard_versions": ScorecardVersion})
+DRAWS = Kind({"draws": Draw, "assignments": Assignment}, summary_of("draws"))
+DRAFTS = Kind({"drafts": Draft})
+EVALUATIONS = Kind({"evaluations": Evaluation, "audit": AuditEntry}, summary_of("evaluations", "status"))
+INTERACTIONS = Kind({"interactions": Interaction}, summary_of("interactions"))
+
+R = TypeVar("R", bound=Record)
+
+
+@dataclass(frozen=True)
+class UpsertCounts:
+    added: int
+    updated: int
+    unchanged: int
+
+
+def _by_time(records: list[R]) -> list[R]:
+    records.sort(key=lambda r: (getattr(r, "started_at"), r.record_key()))  # noqa: B009
+    return records
+
+
+class Store(StoreCore):
+    """Employees, users, interactions, draws, evaluations, drafts, scorecard versions, tokens."""
+
+    def _small_kinds(self) -> dict[str, Kind]:
+        return {"employees": EMPLOYEES, "users": USERS, "site_tokens": SITE_TOKENS, "scorecards": SCORECARDS}
+
+    # -- employees ------------------------------------------------------------------------------
+
+    def upsert_employees(self, employees: Iterable[Employee | Mapping[str, Any]]) -> UpsertCounts:
+        """Add new employees and update changed ones (by id); nobody is ever deleted."""
+        records = {r.id: r for r in validated_many(Employee, employees)}
+        with self._writing():
+            part = self._part("employees", EMPLOYEES)
+            current = part.records("employees")
+            changed = {key: r for key, r in records.items() if current.get(key) != r}
+            added = sum(1 for key in changed if key not in current)
+            if changed:
+                with part.transaction() as tx:
+                    put_documents(tx.table("employees"), {k: self._doc(r) for k, r in changed.items()})
+                    for record in changed.values():
+                        tx.patch("employees", record)
+        return UpsertCounts(added, len(changed) - added, len(records) - len(changed))
+
+    def get_employee(self, employee_id: str) -> Employee:
+        with self._reading():
+            record = self._part("employees", EMPLOYEES).records("employees").get(employee_id)
+        if record is None:
+            raise NotFound(f"no employee {employee_id!r}")
+        return cast(Employee, record)
+
+    def list_employees(self, *, active_only: bool = False) -> list[Employee]:
+        with self._reading():
+            records = self._part("employees", EMPLOYEES).records("employees").values()
+            return sorted((cast(Employee, r) for r in records if r.active or not active_only), key=lambda r: r.id)
+
+    # -- users ----------------------------------------------------------------------------------
+
+    def add_user(self, user: User | Mapping[str, Any]) -> User:
+        record = validated(User, user)
+        with self._writing():
+            part = self._part("users", USERS)
+            if record.name in part.records("users"):
+                raise StoreError(f"user {record.name!r} already exists")
+            with part.transaction() as tx:
+                insert_documents(tx.table("users"), {record.name: self._doc(record)})
+                tx.patch("users", record)
+        return record
+
+    def get_user(self, name: str) -> User:
+        with self._reading():
+            record = self._part("users", USERS).records("users").get(name)
+        if record is None:
+            raise NotFound(f"no user {name!r}")
+        return cast(User, record)
+
+    def list_users(self, *, active_only: bool = False) -> list[User]:
+        with self._reading():
+            records = self._part("users", USERS).records("users").values()
+            return sorted((cast(User, r) for r in records if r.active or not active_only), key=lambda r: r.name)
+
+    def update_user(self, name: str, changes: Mapping[str, Any]) -> User:
+        """Change a user's fields (display name, role, password hash, active); not the name."""
+        with self._writing():
+            current = self.get_user(name)
+            record = validated(User, {**current.model_dump(), **changes})
+            if record.name != name:
+                raise InvalidRecord(f"user {name!r}", {"name": "cannot be changed"})
+            part = self._part("users", USERS)
+            with part.transaction() as tx:
+                put_documents(tx.table("users"), {name: self._doc(record)})
+                tx.patch("users", record)
+        return record
+
+    # -- interactions ---------------------------------------------------------------------------
+
+    def _interaction_name(self, month: str, interaction_id: str) -> str:
+        return f"interactions/{month}/i{bucket(interaction_id, self.layout['interaction_buckets']):02d}"
+
+    def add_interactions(self, interactions: Iterable[Interaction | Mapping[str, Any]]) -> int:
+        """Store new interactions; ids already stored (in the same month) are skipped. Returns
+        how many were added. All are validated first: one invalid record refuses the batch."""
+        records = validated_many(Interaction, interactions)
+        groups: dict[str, dict[str, dict[str, Any]]] = {}
+        for doc in dump_many(Interaction, records):
+            groups.setdefault(self._interaction_name(doc["started_at"][:7], doc["id"]), {})[doc["id"]] = doc
+        added = 0
+        with self._writing():
+            for name in sorted(groups):
+                part = self._part(name, INTERACTIONS)
+                present = part.ids("interactions")
+                new = {key: doc for key, doc in groups[name].items() if key not in present}
+                if new:
+                    with part.transaction() as tx:
+                        insert_documents(tx.table("interactions"), new)
+                    added += len(new)
+                self._parts.evict()
+        return added
+
+    def get_interaction(self, interaction_id: str) -> Interaction:
+        with self._reading():
+            for month in reversed(self._parts.months("interactions")):
+                part = self._part(self._interaction_name(month, interaction_id), INTERACTIONS)
+                if interaction_id in part.ids("interactions"):
+                    record = part.record("interactions", interaction_id)
+                    if record is not None:
+                        return cast(Interaction, record)
+        raise NotFound(f"no interaction {interaction_id!r}")
+
+    def interactions_in(self, start: datetime, end: datetime,
+                        employee_ids: Collection[str] | None = None) -> list[Interaction]:
+        """Interactions with start <= started_at < end (of these employees), oldest first."""
+        if start.tzinfo is None or end.tzinfo is None:
+            raise StoreError("interactions_in needs timezone-aware start and end")
+        wanted = None if employee_ids is None else set(employee_ids)
+        out: list[Interaction] = []
+        with self._reading():
+            stored = set(self._parts.months("interactions"))
+            for month in months_between(start, end):
+                if month not in stored:
+                    continue
+                for name in self._parts.names(f"interactions/{month}"):
+                    for r in self._part(name, INTERACTIONS).records("interactions").values():
+                        r = cast(Interaction, r)
+                        if start <= r.started_at < end and (wanted is None or r.employee_id in wanted):
+                            out.append(r)
+                    self._parts.evict()
+        return _by_time(out)
+
+    # -- draws and assignments ------------------------------------------------------------------
+
+    def _find_draw(self, draw_id: str) -> Partition | None:
+        for name in self._parts.names("draws"):
+            part = self._part(name, DRAWS)
+            if draw_id in part.ids("draws"):
+                return part
+        return None
+
+    @staticmethod
+    def _check_assignments(draw: Draw, assignments: list[Assignment]) -> None:
+        selected = set(draw.selected)
+        for a in assignments:
+            if a.draw_id != draw.id:
+                raise InvalidRecord(f"assignment {a.record_key()!r}", {"draw_id": f"is not {draw.id!r}"})
+            if a.interaction_id not in selected:
+                raise InvalidRecord(f"assignment {a.record_key()!r}",
+                                    {"interaction_id": f"was not selected by draw {draw.id!r}"})
+
+    def save_draw(self, draw: Draw | Mapping[str, Any],
+                  assignments: Iterable[Assignment | Mapping[str, Any]] = ()) -> Draw:
+        """Store a draw (never changed afterwards) and, in the same write, its assignments."""
+        record = validated(Draw, draw)
+        assigned = validated_many(Assignment, assignments)
+        self._check_assignments(record, assigned)
+        with self._writing():
+            part = self._find_draw(record.id)
+            if part is not None and part.record("draws", record.id) != record:
+                raise StoreError(f"draw {record.id!r} already exists with other content; draws never change")
+            new = part is None
+            part = part or self._part(f"draws/{record.created_at:%Y-%m}", DRAWS)
+            with part.transaction() as tx:
+                if new:
+                    insert_documents(tx.table("draws"), {record.id: self._doc(record)})
+                    tx.patch("draws", record)
+                if assigned:
+                    put_documents(tx.table("assignments"), {a.record_key(): self._doc(a) for a in assigned})
+                    for a in assigned:
+                        tx.patch("assignments", a)
+        return record
+
+    def get_draw(self, draw_id: str) -> Draw:
+        with self._reading():
+            part = self._find_draw(draw_id)
+            record = part.record("draws", draw_id) if part else None
+        if record is None:
+            raise NotFound(f"no draw {draw_id!r}")
+        return cast(Draw, record)
+
+    def list_draws(self) -> list[Draw]:
+        with self._reading():
+            draws = [cast(Draw, r) for name in self._parts.names("draws")
+                     for r in self._part(name, DRAWS).records("draws").values()]
+        return sorted(draws, key=lambda d: (d.created_at, d.id))
+
+    def save_assignments(self, assignments: Iterable[Assignment | Mapping[str, Any]]) -> int:
+        """Add or update assignments (keyed by draw and interaction). Returns how many."""
+        records = validated_many(Assignment, assignments)
+        by_draw: dict[str, list[Assignment]] = {}
+        for a in records:
+            by_draw.setdefault(a.draw_id, []).append(a)
+        with self._writing():
+            parts: dict[str, Partition] = {}
+            for draw_id, items in by_draw.items():
+                part = self._find_draw(draw_id)
+                draw = part.record("draws", draw_id) if part else None
+                if part is None or draw is None:
+                    raise InvalidRecord(f"assignment {items[0].record_key()!r}", {"draw_id": f"no draw {draw_id!r}"})
+                self._check_assignments(cast(Draw, draw), items)
+                parts[draw_id] = part
+            for draw_id, items in by_draw.items():
+                with parts[draw_id].transaction() as tx:
+                    put_documents(tx.table("assignments"), {a.record_key(): self._doc(a) for a in items})
+                    for a in items:
+                        tx.patch("assignments", a)
+        return len(records)
+
+    def assignments(self, *, draw_id: str | None = None, evaluator: str | None = None) -> list[Assignment]:
+        with self._reading():
+            if draw_id is not None:
+                found = self._find_draw(draw_id)
+                parts = [found] if found else []
+            else:
+                parts = [self._part(name, DRAWS) for name in self._parts.names("draws")]
+            out = [cast(Assignment, a) for part in parts for a in part.records("assignments").values()
+                   if (draw_id is None or a.draw_id == draw_id) and (evaluator is None or a.evaluator == evaluator)]
+        return sorted(out, key=lambda a: (a.draw_id, a.interaction_id))
+
+    # -- evaluations ----------------------------------------------------------------------------
+
+    def _evaluation_name(self, month: str, employee_id: str) -> str:
+        return f"evaluations/{month}/e{bucket(employee_id, self.layout['evaluation_buckets']):02d}"
+
+    def _evaluation_names(self) -> list[str]:
+        return [name for month in self._parts.months("evaluations")
+                for name in self._parts.names(f"evaluations/{month}")]
+
+    def _find_evaluation(self, evaluation_id: str, *, scan: bool = True) -> tuple[Partition, Evaluation] | None:
+        """Where an evaluation is: the remembered file first, else every file's header."""
+        name = self._where.get(evaluation_id)
+        names = [name] if name else []
+        if scan:
+            names += self._evaluation_names()
+        for name in names:
+            part = self._part(name, EVALUATIONS)
+            if evaluation_id in part.ids("evaluations"):
+                record = part.record("evaluations", evaluation_id)
+                if record is not None:
+                    self._where[evaluation_id] = name
+                    return part, cast(Evaluation, record)
+        return None
+
+    def _check_references(self, records: Iterable[Evaluation]) -> None:
+        employees = self._part("employees", EMPLOYEES).records("employees")
+        cards = self._part("scorecards", SCORECARDS).records("scorecard_versions")
+        for r in records:
+            if r.employee_id not in employees:
+                raise InvalidRecord(f"evaluation {r.id!r}", {"employee_id": f"no employee {r.employee_id!r}"})
+            if f"{r.scorecard_id}@{r.scorecard_version}" not in cards:
+                raise InvalidRecord(f"evaluation {r.id!r}", {"scorecard_version": (
+                    f"scorecard {r.scorecard_id!r} version {r.scorecard_version!r} is not stored "
+                    "(remember_scorecard first)")})
+
+    def submit_evaluation(self, evaluation: Evaluation | Mapping[str, Any], *, by: str | None = None) -> Evaluation:
+        """Store a new evaluation as submitted, with its audit entry, in one durable write.
+
+        Its id is the idempotency key: if it is already stored, the stored one is returned and
+        nothing is written (a retried submit never creates a second evaluation).
+        """
+        record = validated(Evaluation, evaluation)
+        if record.status not in ("draft", "submitted"):
+            raise InvalidRecord(f"evaluation {record.id!r}", {"status": (
+                f"a new evaluation is submitted, not {record.status!r} (import_evaluations keeps statuses)")})
+        now = self._now()
+        record = record.model_copy(update={"status": "submitted", "submitted_at": record.submitted_at or now,
+                                           "updated_at": now})
+        entry = validated(AuditEntry, {"id": new_id(), "evaluation_id": record.id, "seq": 0, "at": now,
+                                       "by": by or record.evaluator, "action": "submitted"})
+        doc, entry_doc = self._doc(record), self._doc(entry)
+        with self._writing():
+            found = self._find_evaluation(record.id, scan=False)
+            if found is not None:
+                return found[1]
+            self._check_references([record])
+            part = self._part(self._evaluation_name(record.month, record.employee_id), EVALUATIONS)
+            with part.transaction() as tx:
+                stored = tx.table("evaluations").get(doc_id=record.id)
+                if stored is not None:
+                    return validated(Evaluation, dict(stored))  # type: ignore[arg-type]
+                insert_documents(tx.table("evaluations"), {record.id: doc})
+                insert_documents(tx.table("audit"), {entry.id: entry_doc})
+                tx.patch("evaluations", record)
+                tx.patch("audit", entry)
+            self._where[record.id] = part.name
+        return record
+
+    def import_evaluations(self, evaluations: Iterable[Evaluation | Mapping[str, Any]], *, by: str,
+                           audit: Mapping[str, list[AuditEntry]] | None = None) -> int:
+        """Store many evaluations as they are (any status), one write per file; ids already
+        stored are skipped. Each gets an "imported" audit entry unless `audit` gives its history."""
+        records = validated_many(Evaluation, evaluations)
+        now = self._now()
+        entries = {r.id: list((audit or {}).get(r.id) or [AuditEntry(
+            id=new_id(), evaluation_id=r.id, seq=0, at=now, by=by, action="imported",
+            details={"status": r.status})]) for r in records}
+        groups: dict[str, list[tuple[Evaluation, dict[str, Any]]]] = {}
+        for record, doc in zip(records, dump_many(Evaluation, records), strict=True):
+            groups.setdefault(self._evaluation_name(record.month, record.employee_id), []).append((record, doc))
+        added = 0
+        with self._writing():
+            self._check_references(records)
+            for name in sorted(groups):
+                part = self._part(name, EVALUATIONS)
+                present = part.ids("evaluations")
+                new = {r.id: (r, d) for r, d in groups[name] if r.id not in present and r.id not in self._where}
+                if new:
+                    log = [e for key in new for e in entries[key]]
+                    with part.transaction() as tx:
+                        insert_documents(tx.table("evaluations"), {key: d for key, (_, d) in new.items()})
+                        insert_documents(tx.table("audit"), dict(zip((e.id for e in log),
+                                                                      dump_many(AuditEntry, log), strict=True)))
+                    self._where.update(dict.fromkeys(new, name))
+                    added += len(new)
+                self._parts.evict()
+        return added
+
+    def get_evaluation(self, evaluation_id: str) -> Evaluation:
+        with self._reading():
+            found = self._find_evaluation(evaluation_id)
+        if found is None:
+            raise NotFound(f"no evaluation {evaluation_id!r}")
+        return found[1]
+
+    def update_evaluation(self, evaluation_id: str, changes: Mapping[str, Any], *, by: str, action: str,
+                          details: Mapping[str, Any] | None = None) -> Evaluation:
+        """Change an evaluation and append its audit entry (who, when, action, details) in the
+        same atomic write. Status changes follow models.STATUS_TRANSITIONS."""
+        with self._writing():
+            found = self._find_evaluation(evaluation_id)
+            if found is None:
+                raise NotFound(f"no evaluation {evaluation_id!r}")
+            part, current = found
+            now = self._now()
+            record = validated(Evaluation, {**current.model_dump(), **changes, "updated_at": now})
+            what = f"evaluation {evaluation_id!r}"
+            moved = [f for f in sorted(Evaluation.IMMUTABLE) if getattr(record, f) != getattr(current, f)]
+            if moved:
+                raise InvalidRecord(what, dict.fromkeys(moved, "cannot be changed (it places the evaluation)"))
+            if record.status != current.status and record.status not in STATUS_TRANSITIONS[current.status]:
+                raise InvalidRecord(what, {"status": f"cannot go from {current.status!r} to {record.status!r}"})
+            fields = sorted(k for k in changes if getattr(current, k, None) != getattr(record, k, None))
+            seq = sum(1 for e in part.raw("audit").values() if e["evaluation_id"] == evaluation_id)
+            entry = validated(AuditEntry, {"id": new_id(), "evaluation_id": evaluation_id, "seq": seq, "at": now,
+                                           "by": by, "action": action, "fields": fields,
+                                           "details": dict(details or {})})
+            doc, entry_doc = self._doc(record), self._doc(entry)
+            with part.transaction() as tx:
+                put_documents(tx.table("evaluations"), {evaluation_id: doc})
+                insert_documents(tx.table("audit"), {entry.id: entry_doc})
+                tx.patch("evaluations", record)
+                tx.patch("audit", entry)
+        return record
+
+    def evaluations_for_employee(self, employee_id: str) -> list[Evaluation]:
+        with self._reading():
+            out = [cast(Evaluation, r) for month in self._parts.months("evaluations")
+                   for r in self._part(self._evaluation_name(month, employee_id), EVALUATIONS)
+                   .indexed("evaluations", "employee_id", employee_id)]
+        return _by_time(out)
+
+    def evaluations_in_month(self, month: str) -> list[Evaluation]:
+        """Evaluations whose started_at (in its own offset) falls in `month` ("YYYY-MM")."""
+        if not MONTH.match(month):
+            raise StoreError(f"{month!r} is not a month written as YYYY-MM")
+        with self._reading():
+            out = [cast(Evaluation, r) for name in self._parts.names(f"evaluations/{month}")
+                   for r in self._part(name, EVALUATIONS).records("evaluations").values()]
+        return _by_time(out)
+
+    def iter_evaluations(self, *, status: str | None = None) -> Iterator[Evaluation]:
+        """Every evaluation (with this status), a file at a time; no lock is held between files."""
+        with self._reading():
+            names = self._evaluation_names()
+        for name in names:
+            with self._reading():
+                part = self._part(name, EVALUATIONS)
+                if status is not None and status not in part.ids("evaluations").values():
+                    continue
+                batch = [cast(Evaluation, r) for r in part.records("evaluations").values()
+                         if status is None or r.status == status]
+            yield from _by_time(batch)
+
+    def audit_log(self, evaluation_id: str) -> list[AuditEntry]:
+        """Every change to the evaluation, in order."""
+        with self._reading():
+            found = self._find_evaluation(evaluation_id)
+            if found is None:
+                raise NotFound(f"no evaluation {evaluation_id!r}")
+            entries = [cast(AuditEntry, e) for e in found[0].indexed("audit", "evaluation_id", evaluation_id)]
+        return sorted(entries, key=lambda e: e.seq)
+
+    # -- drafts ---------------------------------------------------------------------------------
+
+    @staticmethod
+    def _drafts_name(user: str) -> str:
+        return f"drafts/{hashlib.sha256(user.encode()).hexdigest()[:16]}"
+
+    def save_draft(self, user: str, key: str, state: Mapping[str, Any]) -> Draft:
+        record = validated(Draft, {"user": user, "key": key, "state": dict(state), "updated_at": self._now()})
+        doc = self._doc(record)
+        with self._writing(), self._part(self._drafts_name(user), DRAFTS).transaction() as tx:
+            put_documents(tx.table("drafts"), {record.record_key(): doc})
+            tx.patch("drafts", record)
+        return record
+
+    def get_draft(self, user: str, key: str) -> Draft | None:
+        with self._reading():
+            return cast(Draft | None, self._part(self._drafts_name(user), DRAFTS).record("drafts", f"{user}/{key}"))
+
+    def delete_draft(self, user: str, key: str) -> bool:
+        with self._writing():
+            part = self._part(self._drafts_name(user), DRAFTS)
+            if f"{user}/{key}" not in part.raw("drafts"):
+                return False
+            with part.transaction() as tx:
+                tx.table("drafts").remove(doc_ids=[f"{user}/{key}"])  # type: ignore[list-item]
+        return True
+
+    def drafts_for(self, user: str) -> list[Draft]:
+        """A user's drafts, the most recently saved first."""
+        with self._reading():
+            drafts = [cast(Draft, d) for d in self._part(self._drafts_name(user), DRAFTS).records("drafts").values()
+                      if d.user == user]
+        return sorted(drafts, key=lambda d: (d.updated_at, d.key), reverse=True)
+
+    # -- scorecard versions ---------------------------------------------------------------------
+
+    def remember_scorecard(self, scorecard_id: str, version: str, scorecard: Mapping[str, Any]) -> bool:
+        """Keep a scorecard version's JSON forever. True if it was new; an existing version must
+        have the same content (versions are content hashes)."""
+        record = validated(ScorecardVersion, {"scorecard_id": scorecard_id, "version": version,
+                                              "scorecard": dict(scorecard), "remembered_at": self._now()})
+        doc = self._doc(record)
+        with self._writing():
+            part = self._part("scorecards", SCORECARDS)
+            stored = part.raw("scorecard_versions").get(record.record_key())
+            if stored is not None:
+                if stored["scorecard"] != doc["scorecard"]:
+                    raise StoreError(f"scorecard {scorecard_id!r} version {version!r} is already stored "
+                                     "with other content")
+                return False
+            with part.transaction() as tx:
+                insert_documents(tx.table("scorecard_versions"), {record.record_key(): doc})
+                tx.patch("scorecard_versions", record)
+        return True
+
+    def get_scorecard_version(self, scorecard_id: str, version: str) -> dict[str, Any]:
+        """The scorecard's JSON as it was at that version (a copy)."""
+        with self._reading():
+            stored = self._part("scorecards", SCORECARDS).raw("scorecard_versions").get(f"{scorecard_id}@{version}")
+            if stored is None:
+                raise NotFound(f"no scorecard {scorecard_id!r} version {version!r}")
+            return cast(dict[str, Any], orjson.loads(orjson.dumps(stored["scorecard"])))
+
+    # -- coaching-site tokens -------------------------------------------------------------------
+
+    def site_tokens(self, employee_ids: Iterable[str] | None = None) -> dict[str, str]:
+        """The secret site token of each employee (all by default), created on first use."""
+        with self._writing():
+            known = {e.id for e in self.list_employees()}
+            wanted = sorted(known if employee_ids is None else set(employee_ids))
+            for employee_id in wanted:
+                if employee_id not in known:
+                    raise NotFound(f"no employee {employee_id!r}")
+            part = self._part("site_tokens", SITE_TOKENS)
+            tokens = {k: cast(SiteToken, t).token for k, t in part.records("site_tokens").items()}
+            missing = [e for e in wanted if e not in tokens]
+            if missing:
+                self._new_tokens(part, missing)
+                tokens = {k: cast(SiteToken, t).token for k, t in part.records("site_tokens").items()}
+        return {e: tokens[e] for e in wanted}
+
+    def site_token(self, employee_id: str) -> str:
+        return self.site_tokens([employee_id])[employee_id]
+
+    def rotate_site_token(self, employee_id: str) -> str:
+        """A new token for the employee: the old coaching-page address stops working."""
+        with self._writing():
+            self.get_employee(employee_id)
+            return self._new_tokens(self._part("site_tokens", SITE_TOKENS), [employee_id])[employee_id]
+
+    def _new_tokens(self, part: Partition, employee_ids: list[str]) -> dict[str, str]:
+        now = self._now()
+        records = [SiteToken(employee_id=e, token=secrets.token_urlsafe(24), created_at=now) for e in employee_ids]
+        with part.transaction() as tx:
+            put_documents(tx.table("site_tokens"), {r.employee_id: self._doc(r) for r in records})
+            for r in records:
+                tx.patch("site_tokens", r)
+        return {r.employee_id: r.token for r in records}
