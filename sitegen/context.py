@@ -1,0 +1,276 @@
+"""Pure functions from an employee's analysed evaluations to what their page shows, in one language.
+
+The result is a plain dict of display-ready strings and chart dicts: templates only lay it out
+(no arithmetic, sorting or wording in Jinja). Free text is redacted here, escaped by Jinja.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from qa.i18n import t
+from qa.models import Employee, Evaluation
+from qa.scorecard_model import BEHAVIOURS
+from sitegen import charts, wording
+from sitegen.analysis import CriterionStat, EmployeeAnalysis, Facts
+from sitegen.cards import CardBook
+from sitegen.privacy import Redactor
+
+# Comments and debriefs of this many most recent evaluations are shown (the table lists them all).
+COMMENTS_SHOWN = 12
+
+
+@dataclass(frozen=True)
+class PageInfo:
+    """Where a page sits: relative prefix to the site root, and its other-language twin."""
+
+    lang: str
+    root: str  # e.g. "../../" from p/<token>/index.html
+    alternate_href: str  # the same page in the other language, relative
+    alternate_lang: str
+
+
+def page_frame(info: PageInfo, title: str, *, charts_used: bool) -> dict[str, Any]:
+    """What base.html needs: language, title, links to assets and to the other language."""
+    return {
+        "lang": info.lang,
+        "title": title,
+        "root": info.root,
+        "charts": charts_used,
+        "alternate": {
+            "href": info.alternate_href,
+            "lang": info.alternate_lang,
+            "label": t("site.switch_to", info.lang),
+        },
+    }
+
+
+def criterion_texts(stat: CriterionStat, cards: CardBook, lang: str) -> dict[str, str]:
+    """Label, behaviour and coaching tip of a criterion in the page's language, at its newest wording."""
+    criterion = cards.latest_criterion(stat.card_id, stat.criterion_id, list(stat.versions))
+    card = cards.card(stat.card_id, stat.versions[-1] if stat.versions else None)
+    behaviour = ""
+    if card is not None:
+        try:
+            section = card.section_of(stat.criterion_id)
+            behaviour = t(f"behaviour.{section.behaviour}", lang) if section.behaviour else section.label.get(lang)
+        except KeyError:
+            behaviour = ""
+    if criterion is None:
+        return {"label": stat.criterion_id, "behaviour": behaviour, "tip": ""}
+    return {"label": criterion.label.get(lang), "behaviour": behaviour, "tip": criterion.coaching.get(lang)}
+
+
+def headline_context(analysis: EmployeeAnalysis, cards: CardBook, lang: str) -> dict[str, Any]:
+    headline = analysis.headline
+    interval = headline.interval
+    out: dict[str, Any] = {
+        "n": analysis.n,
+        "conclusive": headline.conclusive,
+        "value": None,
+        "interval": None,
+        "band": None,
+        "message": None,
+        "needed": None,
+    }
+    out["based_on"] = t("site.employee.based_on", lang, n=analysis.n)
+    if analysis.n == 0:
+        out["message"] = t("site.employee.no_evaluations", lang)
+        return out
+    if headline.conclusive and interval.mean is not None and interval.low is not None and interval.high is not None:
+        out["value"] = t("site.employee.score_value", lang, mean=wording.number(interval.mean, lang))
+        out["interval"] = t(
+            "site.employee.interval",
+            lang,
+            low=wording.number(interval.low, lang),
+            high=wording.number(interval.high, lang),
+        )
+        if analysis.band is not None:
+            out["band"] = t("site.employee.band", lang, band=cards.band_label(*analysis.band, lang))
+        return out
+    out["message"] = t("stats.not_enough", lang)
+    if headline.needed_n is not None and headline.needed_n > analysis.n:
+        out["needed"] = t("site.employee.needed", lang, needed=headline.needed_n, n=analysis.n)
+    return out
+
+
+def behaviours_context(analysis: EmployeeAnalysis, lang: str) -> dict[str, Any]:
+    names, means, lows, highs, rows = [], [], [], [], []
+    for behaviour in BEHAVIOURS:
+        interval = analysis.behaviours[behaviour]
+        name = t(f"behaviour.{behaviour}", lang)
+        rows.append(
+            {
+                "label": name,
+                "mean": wording.mean_or_not_enough(interval, lang),
+                "interval": wording.interval_range(interval, lang) if interval.defined else wording.t_none(lang),
+                "n": interval.n,
+            }
+        )
+        names.append(name)
+        shown = interval.defined
+        means.append(interval.mean if shown else None)
+        lows.append(interval.low if shown else None)
+        highs.append(interval.high if shown else None)
+    figure = None
+    if any(m is not None for m in means):
+        figure = charts.embed(charts.interval_bars(names, means, lows, highs, t("site.column.mean", lang)))
+    return {"rows": rows, "chart": figure}
+
+
+def trend_context(analysis: EmployeeAnalysis, lang: str) -> dict[str, Any]:
+    labels, means, lows, highs, rows = [], [], [], [], []
+    for code, interval in analysis.periods:
+        label = wording.period(code, lang)
+        rows.append(
+            {
+                "label": label,
+                "mean": wording.mean_or_not_enough(interval, lang),
+                "interval": wording.interval_range(interval, lang) if interval.defined else wording.t_none(lang),
+                "n": interval.n,
+            }
+        )
+        labels.append(label)
+        means.append(interval.mean if interval.defined else None)
+        lows.append(interval.low if interval.defined else None)
+        highs.append(interval.high if interval.defined else None)
+    figure = None
+    if sum(m is not None for m in means) >= 2:
+        figure = charts.embed(charts.trend_line(labels, means, lows, highs, t("site.column.mean", lang)))
+    return {"rows": rows, "chart": figure}
+
+
+def criteria_context(
+    stats: Sequence[CriterionStat], cards: CardBook, lang: str, *, focus: bool
+) -> list[dict[str, Any]]:
+    out = []
+    for stat in stats:
+        item: dict[str, Any] = {**criterion_texts(stat, cards, lang), "rate": wording.pass_rate(stat.rate, lang)}
+        if focus:
+            item["impact"] = t("site.employee.focus_impact", lang, points=wording.number(stat.impact, lang))
+            item["critical"] = (
+                t("site.employee.critical_note", lang, count=stat.critical_failures) if stat.critical_failures else None
+            )
+        out.append(item)
+    return out
+
+
+def channel_label(channel: str, lang: str) -> str:
+    return t(f"channel.{channel}", lang)
+
+
+def scenario_label(evaluation: Evaluation, cards: CardBook, lang: str) -> str:
+    scenario = (evaluation.visit or {}).get("scenario")
+    if not isinstance(scenario, str):
+        return t("site.none", lang)
+    found = cards.choice_label(evaluation.scorecard_id, evaluation.scorecard_version, "scenario", scenario, lang)
+    return found or t("site.none", lang)  # an unknown id is not shown raw: it could be anything
+
+
+def evaluation_rows(
+    evaluations: Sequence[Evaluation], facts: Sequence[Facts], cards: CardBook, lang: str
+) -> list[dict[str, Any]]:
+    rows = []
+    for evaluation, fact in reversed(list(zip(evaluations, facts, strict=True))):
+        card_id, version = evaluation.scorecard_id, evaluation.scorecard_version
+        critical = []
+        for cid in fact.critical_failures:
+            criterion = cards.criterion(card_id, version, cid)
+            critical.append(criterion.label.get(lang) if criterion else cid)
+        band = (evaluation.score or {}).get("band")
+        rows.append(
+            {
+                "date": wording.short_date(evaluation.started_at),
+                "channel": channel_label(evaluation.channel, lang),
+                "scorecard": cards.title(card_id, version, lang),
+                "scenario": scenario_label(evaluation, cards, lang),
+                "score": wording.number(fact.overall, lang) if fact.overall is not None else t("site.none", lang),
+                "band": cards.band_label(card_id, band, lang) if band else t("site.none", lang),
+                "critical": "; ".join(critical) if critical else t("site.employee.critical_none", lang),
+            }
+        )
+    return rows
+
+
+def comment_blocks(
+    employee: Employee,
+    evaluations: Sequence[Evaluation],
+    cards: CardBook,
+    lang: str,
+    redactor: Redactor,
+    references: Mapping[str, str],
+) -> list[dict[str, Any]]:
+    """The most recent evaluations' comments and debrief answers, verbatim but redacted."""
+    blocks = []
+    for evaluation in list(reversed(evaluations))[:COMMENTS_SHOWN]:
+        card_id, version = evaluation.scorecard_id, evaluation.scorecard_version
+        refs = [references[evaluation.interaction_id]] if evaluation.interaction_id in references else []
+
+        def clean(text: Any, refs: list[str] = refs) -> str:
+            return redactor.clean(str(text), refs, keep=[employee.display_name])
+
+        comments = []
+        for key, text in evaluation.comments.items():
+            if not str(text).strip():
+                continue
+            criterion = cards.criterion(card_id, version, key)
+            label = criterion.label.get(lang) if criterion else t("site.employee.comment_general", lang)
+            comments.append({"label": label, "text": clean(text)})
+        debrief = []
+        for key, answer in evaluation.debrief.items():
+            if answer is None or not str(answer).strip():
+                continue
+            question = cards.question(card_id, version, key)
+            debrief.append({"label": question.label.get(lang) if question else key, "text": clean(answer)})
+        if comments or debrief:
+            heading = t(
+                "site.employee.evaluation_of",
+                lang,
+                scorecard=cards.title(card_id, version, lang),
+                date=wording.day(evaluation.started_at, lang),
+                channel=channel_label(evaluation.channel, lang),
+            )
+            blocks.append({"heading": heading, "comments": comments, "debrief": debrief})
+    return blocks
+
+
+def displayed_interactions(evaluations: Sequence[Evaluation]) -> list[str]:
+    """Interactions whose customer reference must be looked up to redact the shown comments."""
+    return [e.interaction_id for e in list(reversed(evaluations))[:COMMENTS_SHOWN] if e.interaction_id]
+
+
+def employee_page(
+    employee: Employee,
+    evaluations: Sequence[Evaluation],
+    facts: Sequence[Facts],
+    analysis: EmployeeAnalysis,
+    cards: CardBook,
+    info: PageInfo,
+    redactor: Redactor,
+    references: Mapping[str, str],
+) -> dict[str, Any]:
+    """Everything employee.html shows for one employee in one language."""
+    lang = info.lang
+    behaviours = behaviours_context(analysis, lang)
+    trend = trend_context(analysis, lang)
+    balance = None
+    if analysis.lag is not None:
+        balance = t(f"site.employee.balance_{analysis.lag.behaviour}", lang)
+    title = t("site.employee.title", lang, name=employee.display_name)
+    as_of = wording.day(evaluations[-1].started_at, lang) if evaluations else None
+    return {
+        "page": page_frame(info, title, charts_used=bool(behaviours["chart"] or trend["chart"])),
+        "employee": {"name": employee.display_name},
+        "as_of": t("site.data_as_of", lang, date=as_of) if as_of else None,
+        "headline": headline_context(analysis, cards, lang),
+        "behaviours": behaviours,
+        "trend": trend,
+        "strengths": criteria_context(analysis.strengths, cards, lang, focus=False),
+        "focus": criteria_context(analysis.focus, cards, lang, focus=True),
+        "balance": balance,
+        "comments": comment_blocks(employee, evaluations, cards, lang, redactor, references),
+        "comments_count": min(len(evaluations), COMMENTS_SHOWN),
+        "evaluations": evaluation_rows(evaluations, facts, cards, lang),
+    }

@@ -1,0 +1,105 @@
+"""The load stage: read from the store everything a site build needs, once, into `SiteData`.
+
+Only approved evaluations are read (submitted, returned and disputed ones are held back), only
+of active employees, only on scorecards that score people (not the self-assessment). Scorecard
+versions that evaluations were scored with are fetched from the store when they differ from the
+current files, so old evaluations keep their own wording.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from qa.errors import NotFound, QAError, ScorecardError
+from qa.models import Assignment, Employee, Evaluation
+from qa.scorecard_model import Scorecard
+from qa.scorecards import DEFAULT_DIR, load_all
+from sitegen.cards import CardBook, VersionKey
+
+# What a site token must look like before it becomes a folder name (token_urlsafe output).
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
+
+
+@dataclass
+class SiteData:
+    """Everything the context stage reads; nothing in it touches the store again."""
+
+    employees: dict[str, Employee]  # active employees, by id
+    evaluations: dict[str, list[Evaluation]]  # approved, by employee, oldest first
+    cards: CardBook
+    tokens: dict[str, str]  # employee id -> site token
+    assignments: list[Assignment] = field(default_factory=list)
+    all_names: list[str] = field(default_factory=list)  # every employee's name, for redaction
+
+
+def _card_versions(
+    store: Any, wanted: Iterable[VersionKey], current: dict[str, Scorecard]
+) -> dict[VersionKey, Scorecard]:
+    versions: dict[VersionKey, Scorecard] = {}
+    for card_id, version in wanted:
+        try:
+            versions[(card_id, version)] = Scorecard.model_validate(store.get_scorecard_version(card_id, version))
+        except NotFound:
+            continue  # the current file's wording is used for criteria that still exist
+    return versions
+
+
+def load_site_data(store: Any, scorecards_dir: str | Path = DEFAULT_DIR) -> SiteData:
+    """Read employees, approved evaluations, scorecards, tokens and assignments from `store`."""
+    try:
+        loaded = load_all(scorecards_dir)
+    except ScorecardError as error:
+        raise QAError(f"cannot build the site: a scorecard is invalid:\n{error}") from None
+    current = {card_id: sc.card for card_id, sc in loaded.items()}
+    current_versions = {(card_id, sc.version) for card_id, sc in loaded.items()}
+
+    everyone = store.list_employees()
+    employees = {e.id: e for e in everyone if e.active}
+    by_employee: dict[str, list[Evaluation]] = defaultdict(list)
+    wanted: set[VersionKey] = set()
+    for evaluation in store.iter_evaluations(status="approved"):
+        if evaluation.status != "approved" or evaluation.employee_id not in employees:
+            continue
+        by_employee[evaluation.employee_id].append(evaluation)
+        wanted.add((evaluation.scorecard_id, evaluation.scorecard_version))
+    versions = _card_versions(store, sorted(wanted - current_versions), current)
+    versions.update({(card_id, sc.version): sc.card for card_id, sc in loaded.items()})
+    cards = CardBook(current=current, versions=versions)
+
+    evaluations: dict[str, list[Evaluation]] = {}
+    for employee_id, items in by_employee.items():
+        kept = [e for e in items if cards.behaviour_card(e.scorecard_id, e.scorecard_version)]
+        kept.sort(key=lambda e: (e.started_at, e.id))
+        if kept:
+            evaluations[employee_id] = kept
+
+    tokens = store.site_tokens(sorted(employees)) if employees else {}
+    for employee_id, token in tokens.items():
+        if not TOKEN.match(token):
+            raise QAError(f"the site token of employee {employee_id!r} is not a safe folder name; rotate it")
+    return SiteData(
+        employees=employees,
+        evaluations=evaluations,
+        cards=cards,
+        tokens=tokens,
+        assignments=list(store.assignments()),
+        all_names=sorted({e.display_name for e in everyone}),
+    )
+
+
+def customer_references(store: Any, interaction_ids: Iterable[str]) -> dict[str, str]:
+    """interaction id -> customer reference, for redacting the comments a page shows."""
+    out: dict[str, str] = {}
+    for interaction_id in interaction_ids:
+        try:
+            interaction = store.get_interaction(interaction_id)
+        except NotFound:
+            continue
+        if interaction.customer_ref:
+            out[interaction_id] = interaction.customer_ref
+    return out

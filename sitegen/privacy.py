@@ -1,0 +1,84 @@
+"""Redaction of evaluators' free text before it reaches a coaching page.
+
+Comments are shown verbatim, except what an employee must never read on their page: phone
+numbers, e-mail addresses, customers' references and other employees' names. Escaping against
+HTML is the templates' job (autoescape); this module only removes people's data.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+# A phone number: 8+ digits, possibly grouped by spaces, dots or dashes, optional +33 / (0).
+_PHONE = re.compile(r"(?<![\w])(?:\+\d{1,3}[\s.\-]?)?(?:\(0\)[\s.\-]?)?\d(?:[\s.\-]?\d){7,}(?![\w])")
+_EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
+_WORD = re.compile(r"\w+", re.UNICODE)
+MASK = "[…]"
+
+
+def _fold(text: str) -> str:
+    """Case- and accent-insensitive form of a word, so 'Élodie' matches 'elodie'."""
+    decomposed = unicodedata.normalize("NFKD", text.casefold())
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
+
+
+@dataclass
+class Redactor:
+    """Removes phone numbers, e-mails, given references and people's names from free text."""
+
+    names: Iterable[str] = ()
+    _first: set[str] = field(default_factory=set, repr=False)
+    _names: dict[tuple[str, ...], None] = field(default_factory=dict, repr=False)
+    _longest: int = field(default=1, repr=False)
+
+    def __post_init__(self) -> None:
+        for name in self.names:
+            words = tuple(_fold(w) for w in _WORD.findall(name))
+            if words:
+                self._names[words] = None
+                self._first.add(words[0])
+                self._longest = max(self._longest, len(words))
+
+    def clean(self, text: str, references: Iterable[str] = (), keep: Iterable[str] = ()) -> str:
+        """`text` without phone numbers, e-mails, the `references` and the known names.
+
+        Names in `keep` (the page's own employee) stay: their own name is not someone else's.
+        """
+        for reference in references:
+            if reference and len(reference) >= 3:
+                text = re.sub(re.escape(reference), MASK, text, flags=re.IGNORECASE)
+        if "@" in text:
+            text = _EMAIL.sub(MASK, text)
+        if any(ch.isdigit() for ch in text):
+            text = _PHONE.sub(MASK, text)
+        if self._names:
+            text = self._without_names(text, {tuple(_fold(w) for w in _WORD.findall(k)) for k in keep})
+        return text
+
+    def _without_names(self, text: str, keep: set[tuple[str, ...]]) -> str:
+        # Cheap test first: most comments mention no first word of any name.
+        words = list(_WORD.finditer(text))
+        folded = [_fold(m.group()) for m in words]
+        if not self._first.intersection(folded):
+            return text
+        spans: list[tuple[int, int]] = []
+        i = 0
+        while i < len(words):
+            matched = 0
+            if folded[i] in self._first:
+                for size in range(min(self._longest, len(words) - i), 0, -1):
+                    candidate = tuple(folded[i : i + size])
+                    if candidate in self._names and candidate not in keep:
+                        matched = size
+                        break
+            if matched:
+                spans.append((words[i].start(), words[i + matched - 1].end()))
+                i += matched
+            else:
+                i += 1
+        for start, end in reversed(spans):
+            text = text[:start] + MASK + text[end:]
+        return text

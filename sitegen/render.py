@@ -1,0 +1,40 @@
+"""The render stage: Jinja2 templates (autoescaped, strict) turned into the bytes of a page."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from qa.i18n import translator
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+STATIC = Path(__file__).resolve().parent / "static"
+
+
+@cache
+def environment() -> Environment:
+    """One environment per process: templates are compiled once and cached by Jinja."""
+    return Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        autoescape=True,  # every value is escaped unless it is Markup (only chart JSON, escaped itself)
+        undefined=StrictUndefined,  # a missing key is an error, never an empty string on a page
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+        auto_reload=False,
+    )
+
+
+@cache
+def _translator(lang: str) -> Any:
+    return translator(lang)
+
+
+def render(template: str, context: dict[str, Any]) -> bytes:
+    """The page `template` filled with `context` (its `page.lang` picks the messages), as UTF-8."""
+    lang = context["page"]["lang"]
+    html = environment().get_template(template).render(context, t=_translator(lang))
+    return html.encode("utf-8")

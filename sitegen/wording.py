@@ -1,0 +1,72 @@
+"""Numbers, dates, intervals and periods as a page writes them, in French or English."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from qa.i18n import t
+from qa.stats import Interval, ProportionInterval
+
+
+def number(value: float, lang: str, digits: int = 1) -> str:
+    """72.4 in English, 72,4 in French; never '-0.0'."""
+    text = f"{value:.{digits}f}"
+    if text.lstrip("-").strip("0.") == "":
+        text = text.lstrip("-")
+    return text.replace(".", ",") if lang == "fr" else text
+
+
+def percent(share: float, lang: str) -> str:
+    """0.375 -> '38 %' (fr) or '38%' (en)."""
+    return t("site.percent", lang, value=number(100.0 * share, lang, 0))
+
+
+def day(moment: date | datetime, lang: str) -> str:
+    """A date people read: '12 mars 2025' / '12 March 2025'."""
+    month = t(f"site.months.m{moment.month}", lang)
+    return t("site.date", lang, day=moment.day, month=month, year=moment.year)
+
+
+def short_date(moment: date | datetime) -> str:
+    """ISO date for tables (sorts and prints the same in both languages)."""
+    return f"{moment.year:04d}-{moment.month:02d}-{moment.day:02d}"
+
+
+def period(code: str, lang: str) -> str:
+    """'2025-Q2' -> 'T2 2025' (fr) or 'Q2 2025' (en)."""
+    year, quarter = code.split("-Q")
+    return t("site.period", lang, quarter=quarter, year=year)
+
+
+def interval_range(interval: Interval, lang: str) -> str:
+    """'66.1 to 78.7' for a defined interval, else the 'not enough' words."""
+    if not interval.defined or interval.low is None or interval.high is None:
+        return t("site.not_enough_short", lang)
+    return t("site.interval_short", lang, low=number(interval.low, lang), high=number(interval.high, lang))
+
+
+def mean_or_not_enough(interval: Interval, lang: str) -> str:
+    """The mean when its interval is defined (n >= 2), else the 'not enough' words: never a bare score."""
+    if not interval.defined or interval.mean is None:
+        return t("site.not_enough_short", lang)
+    return number(interval.mean, lang)
+
+
+def pass_rate(rate: ProportionInterval, lang: str) -> str:
+    """'Passed 3 times out of 8 (38%, 95% CI: 14% to 69%).'"""
+    if rate.proportion is None or rate.low is None or rate.high is None:
+        return t("site.not_enough_short", lang)
+    return t(
+        "site.employee.rate",
+        lang,
+        passes=rate.successes,
+        seen=rate.n,
+        rate=percent(rate.proportion, lang),
+        low=percent(rate.low, lang),
+        high=percent(rate.high, lang),
+    )
+
+
+def t_none(lang: str) -> str:
+    """The dash shown in a table cell that has nothing to say."""
+    return t("site.none", lang)
