@@ -1,0 +1,492 @@
+"""The data behind the QA dashboard: evaluations -> one indexed frame -> one DataFrame per chart.
+
+`build_dashboard` walks the evaluations once (the slow part, cached by the app) into
+`DashboardData`: a frame with one row per evaluation (categorical columns, scores put on
+0..100) and, per scorecard, a matrix of criterion passes aligned with the frame's rows. Every
+chart function is then vectorised pandas/numpy over a filtered view, so that each interaction
+with the page stays well under a second at 100,000 evaluations (bench/dashboard.py). Every
+mean comes with its t interval (the same formula as `qa.stats.mean_interval`), every rate
+with its Wilson interval.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+from qa.auth import Actor, require
+from qa.scorecard_model import BEHAVIOURS, Scorecard
+from qa.stats import DEFAULT_MIN_N, evaluator_drift
+
+SCORED_STATUSES = ("approved",)  # what the coaching site publishes; "submitted" on request
+CATEGORIES = ("evaluator", "employee_id", "team", "site", "channel", "scorecard_id", "status", "month", "week")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as a formula (OWASP CSV injection)
+
+
+@dataclass(frozen=True)
+class CriteriaMatrix:
+    """Criterion passes of one scorecard: rows[i] is the frame position of passed[i]."""
+
+    ids: list[str]
+    labels: dict[str, str]
+    weights: np.ndarray
+    rows: np.ndarray  # int64 positions in DashboardData.evaluations
+    passed: np.ndarray  # int8: 1 passed, 0 failed, -1 N/A or unanswered
+
+
+@dataclass(frozen=True)
+class DashboardData:
+    evaluations: pd.DataFrame
+    criteria: dict[str, CriteriaMatrix]
+    completion: pd.DataFrame  # one row per draw: drawn, assigned, evaluated, approved
+
+
+@dataclass(frozen=True)
+class Filters:
+    """What the QA lead narrowed the dashboard to; an empty tuple means everything."""
+
+    start_month: str | None = None  # "YYYY-MM", inclusive
+    end_month: str | None = None
+    teams: tuple[str, ...] = ()
+    sites: tuple[str, ...] = ()
+    channels: tuple[str, ...] = ()
+    scorecards: tuple[str, ...] = ()
+    statuses: tuple[str, ...] = field(default=SCORED_STATUSES)
+
+
+def _score_ranges(cards: Mapping[str, Scorecard]) -> dict[str, tuple[float, float]]:
+    return {card_id: card.score_range() for card_id, card in cards.items()}
+
+
+def _percent(value: float | None, low: float, high: float) -> float:
+    if value is None:
+        return np.nan
+    return 100.0 * (float(value) - low) / (high - low)
+
+
+def build_dashboard(
+    evaluations: Iterable[Any],
+    employees: Iterable[Any] = (),
+    cards: Mapping[str, Scorecard] | None = None,
+    *,
+    draws: Iterable[Any] = (),
+    assignments: Iterable[Any] = (),
+    lang: str = "fr",
+) -> DashboardData:
+    """One pass over the evaluations (records with the `qa.models.Evaluation` fields)."""
+    cards = dict(cards or {})
+    ranges = _score_ranges(cards)
+    people = {e.id: (e.team, e.site) for e in employees}
+    columns: dict[str, list[Any]] = {name: [] for name in (*CATEGORIES, "id", "started_at", "overall", "band")}
+    behaviours: dict[str, list[float]] = {b: [] for b in BEHAVIOURS}
+    passes: dict[str, tuple[list[str], list[int], list[list[int]]]] = {}
+    statuses: dict[str, str] = {}
+    for position, ev in enumerate(evaluations):
+        snapshot = ev.score or {}
+        low, high = ranges.get(ev.scorecard_id, (0.0, 100.0))
+        team, site = people.get(ev.employee_id, ("", ""))
+        year, week, _ = ev.started_at.isocalendar()
+        columns["id"].append(ev.id)
+        columns["evaluator"].append(ev.evaluator)
+        columns["employee_id"].append(ev.employee_id)
+        columns["team"].append(team)
+        columns["site"].append(site)
+        columns["channel"].append(ev.channel)
+        columns["scorecard_id"].append(ev.scorecard_id)
+        columns["status"].append(ev.status)
+        columns["month"].append(ev.started_at.strftime("%Y-%m"))
+        columns["week"].append(f"{year}-W{week:02d}")
+        columns["started_at"].append(ev.started_at)
+        columns["overall"].append(_percent(snapshot.get("overall"), low, high))
+        columns["band"].append(snapshot.get("band") or "")
+        found = dict.fromkeys(BEHAVIOURS, np.nan)
+        for section in (snapshot.get("sections") or {}).values():
+            behaviour = section.get("behaviour")
+            if behaviour in found and section.get("score") is not None:
+                found[behaviour] = float(section["score"])  # weighted_percent sections are 0..100
+        for behaviour, value in found.items():
+            behaviours[behaviour].append(value)
+        criteria = snapshot.get("criteria") or {}
+        if ev.scorecard_id not in passes:
+            card = cards.get(ev.scorecard_id)
+            ids = [c.id for c in card.criteria()] if card else list(criteria)
+            passes[ev.scorecard_id] = (ids, [], [])
+        ids, rows, matrix = passes[ev.scorecard_id]
+        rows.append(position)
+        matrix.append([_pass_code(criteria.get(cid)) for cid in ids])
+        statuses[ev.id] = ev.status
+
+    frame = pd.DataFrame(columns)
+    for name in CATEGORIES:
+        frame[name] = frame[name].astype("category")
+    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
+    frame["overall"] = frame["overall"].astype(float)
+    for behaviour, values in behaviours.items():
+        frame[behaviour] = np.asarray(values, dtype=float)
+    matrices = {}
+    for card_id, (ids, rows, matrix) in passes.items():
+        card = cards.get(card_id)
+        by_id = {c.id: c for c in card.criteria()} if card else {}
+        matrices[card_id] = CriteriaMatrix(
+            ids=ids,
+            labels={cid: by_id[cid].label.get(lang) if cid in by_id else cid for cid in ids},
+            weights=np.array([by_id[cid].weight if cid in by_id else 1.0 for cid in ids]),
+            rows=np.asarray(rows, dtype=np.int64),
+            passed=np.asarray(matrix, dtype=np.int8).reshape(len(rows), len(ids)),
+        )
+    return DashboardData(frame, matrices, _completion(draws, assignments, statuses))
+
+
+def _pass_code(result: Mapping[str, Any] | None) -> int:
+    if not result or result.get("passed") is None:
+        return -1
+    return 1 if result["passed"] else 0
+
+
+def _completion(draws: Iterable[Any], assignments: Iterable[Any], statuses: Mapping[str, str]) -> pd.DataFrame:
+    by_draw: dict[str, list[int]] = {}
+    for a in assignments:
+        if a.status == "cancelled":
+            continue
+        tally = by_draw.setdefault(a.draw_id, [0, 0, 0])
+        tally[0] += 1
+        status = statuses.get(a.evaluation_id or "")
+        tally[1] += status in ("submitted", "approved", "disputed", "returned")
+        tally[2] += status == "approved"
+    rows = []
+    for draw in draws:
+        assigned, evaluated, approved = by_draw.get(draw.id, [0, 0, 0])
+        rows.append(
+            {
+                "draw_id": draw.id,
+                "month": draw.created_at.strftime("%Y-%m"),
+                "drawn": len(draw.selected),
+                "assigned": assigned,
+                "evaluated": evaluated,
+                "approved": approved,
+            }
+        )
+    columns = ["draw_id", "month", "drawn", "assigned", "evaluated", "approved"]
+    return pd.DataFrame(rows, columns=columns).sort_values(["month", "draw_id"], ignore_index=True)
+
+
+def load_dashboard(store: Any, actor: Actor, *, lang: str = "fr") -> DashboardData:
+    """Everything the dashboard shows, read from the store (QA leads only)."""
+    from qa.scorecards import load_all
+
+    require(actor, "dashboard")
+    return build_dashboard(
+        store.iter_evaluations(),
+        store.list_employees(active_only=False),
+        {card_id: loaded.card for card_id, loaded in load_all().items()},
+        draws=store.list_draws(),
+        assignments=store.assignments(),
+        lang=lang,
+    )
+
+
+# --- filtering ---------------------------------------------------------------------------------
+
+
+def filter_mask(frame: pd.DataFrame, filters: Filters) -> np.ndarray:
+    """A boolean row mask of the evaluations the filters keep."""
+    mask = np.ones(len(frame), dtype=bool)
+    if filters.start_month or filters.end_month:
+        # Compare the few distinct months, then look rows up by category code (no string per row).
+        months = np.asarray(frame["month"].cat.categories, dtype=str)
+        keep = np.ones(len(months), dtype=bool)
+        if filters.start_month:
+            keep &= months >= filters.start_month
+        if filters.end_month:
+            keep &= months <= filters.end_month
+        codes = frame["month"].cat.codes.to_numpy()
+        mask &= np.append(keep, False)[codes]  # code -1 (no month) indexes the appended False
+    for column, chosen in (
+        ("team", filters.teams),
+        ("site", filters.sites),
+        ("channel", filters.channels),
+        ("scorecard_id", filters.scorecards),
+        ("status", filters.statuses),
+    ):
+        if chosen:
+            mask &= frame[column].isin(chosen).to_numpy()
+    return mask
+
+
+def filter_options(data: DashboardData) -> dict[str, list[str]]:
+    """The values each filter offers (only those present in the data)."""
+    frame = data.evaluations
+    return (
+        {
+            name: sorted(str(v) for v in frame[name].cat.categories if str(v))
+            for name in ("month", "team", "site", "channel", "scorecard_id", "status")
+        }
+        if len(frame)
+        else {name: [] for name in ("month", "team", "site", "channel", "scorecard_id", "status")}
+    )
+
+
+# --- intervals, vectorised ---------------------------------------------------------------------
+
+
+def _with_intervals(grouped: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Add low/high (t interval, clamped to 0..100) to a frame with n, mean, stdev columns."""
+    n = grouped["n"].to_numpy(dtype=float)
+    stdev = grouped["stdev"].to_numpy(dtype=float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        quantile = sps.t.ppf(0.5 + confidence / 2.0, np.where(n >= 2, n - 1, np.nan))
+        half = quantile * stdev / np.sqrt(n)
+    mean = grouped["mean"].to_numpy(dtype=float)
+    grouped["low"] = np.clip(mean - half, 0.0, 100.0)
+    grouped["high"] = np.clip(mean + half, 0.0, 100.0)
+    grouped["half_width"] = half
+    grouped["conclusive"] = (n >= DEFAULT_MIN_N) & (half <= 10.0)
+    return grouped
+
+
+def _summarise(frame: pd.DataFrame, by: Sequence[str], value: str) -> pd.DataFrame:
+    grouped = frame.groupby(list(by), observed=True)[value].agg(n="count", mean="mean", stdev="std").reset_index()
+    grouped = grouped[grouped["n"] > 0]
+    return _with_intervals(grouped).reset_index(drop=True)
+
+
+def _wilson(successes: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
+    """Wilson score bounds (the formula behind scipy's binomtest proportion_ci, vectorised)."""
+    z = sps.norm.ppf(0.5 + confidence / 2.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = successes / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
+    return np.clip(centre - spread, 0, 1), np.clip(centre + spread, 0, 1)
+
+
+# --- one function per chart ---------------------------------------------------------------------
+
+
+def score_distribution(frame: pd.DataFrame, bin_width: float = 5.0) -> pd.DataFrame:
+    """How many evaluations fall in each bin of the overall score (0..100), per scorecard."""
+    scored = frame[["scorecard_id", "overall"]].dropna()
+    edges = np.arange(0.0, 100.0 + bin_width, bin_width)
+    index = np.clip(np.floor(scored["overall"].to_numpy() / bin_width), 0, len(edges) - 2).astype(int)
+    counts = (
+        pd.DataFrame({"scorecard_id": scored["scorecard_id"].to_numpy(), "bin": index})
+        .groupby(["scorecard_id", "bin"], observed=True)
+        .size()
+        .rename("count")
+        .reset_index()
+    )
+    counts["scorecard_id"] = counts["scorecard_id"].astype(str)
+    counts["bin_low"] = edges[counts["bin"]]
+    counts["bin_high"] = edges[counts["bin"] + 1]
+    return counts[["scorecard_id", "bin_low", "bin_high", "count"]]
+
+
+def score_summary(frame: pd.DataFrame) -> pd.DataFrame:
+    """Mean overall score with its interval, per scorecard."""
+    return _summarise(frame, ["scorecard_id"], "overall")
+
+
+def _summarise_columns(frame: pd.DataFrame, by: str, columns: Sequence[str], name: str) -> pd.DataFrame:
+    """n, mean, stdev and interval of several score columns per group, as long rows (`name` = column)."""
+    stats = frame.groupby(by, observed=True)[list(columns)].agg(["count", "mean", "std"])
+    parts = []
+    for column in columns:
+        part = stats[column].rename(columns={"count": "n", "std": "stdev"}).reset_index()
+        part.insert(1, name, column)
+        parts.append(part)
+    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[by, name, "n", "mean", "stdev"])
+    long = long[long["n"] > 0].reset_index(drop=True)
+    long[by] = long[by].astype(str)
+    return _with_intervals(long)
+
+
+def behaviours_by(frame: pd.DataFrame, by: str) -> pd.DataFrame:
+    """The four behaviours' mean scores (0..100) per team, site or channel, with intervals."""
+    out = _summarise_columns(frame, by, BEHAVIOURS, "behaviour")
+    return out.rename(columns={by: "group"}).sort_values(["group", "behaviour"], ignore_index=True)
+
+
+def trend(frame: pd.DataFrame, period: str = "month") -> pd.DataFrame:
+    """Overall and behaviour means per period ("month" or "week"), with intervals."""
+    out = _summarise_columns(frame, period, ["overall", *BEHAVIOURS], "measure")
+    return out.rename(columns={period: "period"}).sort_values(["period", "measure"], ignore_index=True)
+
+
+def coaching_priorities(frame: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
+    """Employees to coach first: those whose overall interval sits lowest, with their weakest behaviour.
+
+    Ranked by the interval's upper bound, so a person is listed high only when even the kindest
+    reading of their scores is low; fewer than DEFAULT_MIN_N evaluations are listed last, as
+    "not enough evaluations".
+    """
+    people = _summarise(frame, ["employee_id"], "overall")
+    if people.empty:
+        return people.assign(team="", site="", weakest_behaviour="", weakest_mean=np.nan)
+    means = frame.groupby("employee_id", observed=True)[list(BEHAVIOURS)].mean()
+    filled = means.fillna(np.inf)
+    weakest = filled.idxmin(axis=1).where(np.isfinite(filled.min(axis=1)), "")
+    people["weakest_behaviour"] = people["employee_id"].map(weakest).fillna("").astype(str)
+    people["weakest_mean"] = [
+        means.at[e, b] if b else np.nan for e, b in zip(people["employee_id"], people["weakest_behaviour"], strict=True)
+    ]
+    first = frame.groupby("employee_id", observed=True)[["team", "site"]].first()
+    people["team"] = people["employee_id"].map(first["team"]).astype(str)
+    people["site"] = people["employee_id"].map(first["site"]).astype(str)
+    people["employee_id"] = people["employee_id"].astype(str)
+    people["enough"] = people["n"] >= DEFAULT_MIN_N
+    ranked = people.sort_values(["enough", "high", "mean"], ascending=[False, True, True], ignore_index=True)
+    columns = [
+        "employee_id",
+        "team",
+        "site",
+        "n",
+        "mean",
+        "low",
+        "high",
+        "conclusive",
+        "weakest_behaviour",
+        "weakest_mean",
+    ]
+    return ranked[columns].head(limit)
+
+
+def criterion_priorities(data: DashboardData, mask: np.ndarray) -> pd.DataFrame:
+    """Criteria that cost the most: failure rate (Wilson interval) times weight, per scorecard."""
+    rows = []
+    for card_id, matrix in data.criteria.items():
+        kept = matrix.passed[mask[matrix.rows]]
+        if not len(kept):
+            continue
+        answered = (kept >= 0).sum(axis=0)
+        failed = (kept == 0).sum(axis=0)
+        low, high = _wilson(failed.astype(float), answered.astype(float))
+        for i, cid in enumerate(matrix.ids):
+            if answered[i] == 0:
+                continue
+            rows.append(
+                {
+                    "scorecard_id": card_id,
+                    "criterion_id": cid,
+                    "label": matrix.labels[cid],
+                    "weight": float(matrix.weights[i]),
+                    "answered": int(answered[i]),
+                    "failed": int(failed[i]),
+                    "failure_rate": failed[i] / answered[i],
+                    "low": float(low[i]),
+                    "high": float(high[i]),
+                }
+            )
+    columns = ["scorecard_id", "criterion_id", "label", "weight", "answered", "failed", "failure_rate", "low", "high"]
+    out = pd.DataFrame(rows, columns=columns)
+    out["impact"] = out["failure_rate"] * out["weight"]
+    return out.sort_values(["impact", "failed"], ascending=False, ignore_index=True)
+
+
+def completion(data: DashboardData, filters: Filters) -> pd.DataFrame:
+    """Sample completion per draw (drawn, assigned, evaluated, approved) in the chosen months."""
+    table = data.completion
+    if filters.start_month:
+        table = table[table["month"] >= filters.start_month]
+    if filters.end_month:
+        table = table[table["month"] <= filters.end_month]
+    return table.reset_index(drop=True)
+
+
+def drift(frame: pd.DataFrame, *, confidence: float = 0.95) -> pd.DataFrame:
+    """Each evaluator's leniency (+) or severity (-) against colleagues on the same people and card.
+
+    `qa.stats.evaluator_drift` on the overall scores already put on 0..100. Flagged when the
+    interval excludes 0 and the shift is large enough to matter. QA leads only (the caller of
+    `load_dashboard` was checked).
+    """
+    # evaluator_drift only uses each evaluator's mean per (employee, scorecard): handing it those
+    # means (one record per cell and evaluator) gives the same result from ~100x fewer records.
+    keys = ["evaluator", "employee_id", "scorecard_id"]
+    cells = frame.groupby(keys, observed=True)["overall"].mean().dropna().reset_index()
+    records = zip(
+        cells["evaluator"].astype(str),
+        cells["employee_id"].astype(str),
+        cells["scorecard_id"].astype(str),
+        cells["overall"].to_numpy(),
+        strict=True,
+    )
+    results = evaluator_drift(records, confidence=confidence)
+    columns = ["evaluator", "n_pairs", "shift", "low", "high", "flagged", "direction"]
+    out = pd.DataFrame([r.to_dict() for r in results], columns=columns)
+    return out.sort_values(["flagged", "shift"], ascending=[False, False], ignore_index=True, key=_abs_if_numeric)
+
+
+def _abs_if_numeric(column: pd.Series) -> pd.Series:
+    return column.abs() if column.name == "shift" else column
+
+
+def drift_report(
+    store: Any, actor: Actor, *, scorecard_id: str | None = None, statuses: Sequence[str] = SCORED_STATUSES
+) -> pd.DataFrame:
+    """Evaluator drift over ordinary evaluations, straight from the store (QA leads only)."""
+    data = load_dashboard(store, actor)
+    filters = Filters(scorecards=(scorecard_id,) if scorecard_id else (), statuses=tuple(statuses))
+    return drift(data.evaluations[filter_mask(data.evaluations, filters)])
+
+
+# --- downloads -----------------------------------------------------------------------------------
+
+
+def _neutralise(value: Any) -> Any:
+    if isinstance(value, str) and value.startswith(FORMULA_START):
+        return "'" + value
+    return value
+
+
+def safe_csv(frame: pd.DataFrame) -> bytes:
+    """CSV bytes (UTF-8 with BOM, for Excel) where no text cell can run as a spreadsheet formula.
+
+    Text starting with = + - @ tab or carriage return gets a leading apostrophe (OWASP's advice);
+    numbers stay numbers, so a negative shift is still -3.2. Column names are text too.
+    """
+    safe = frame.copy()
+    for column in safe.columns:
+        if not (pd.api.types.is_numeric_dtype(safe[column]) or pd.api.types.is_bool_dtype(safe[column])):
+            safe[column] = safe[column].astype(object).map(_neutralise)
+    safe.columns = [_neutralise(str(c)) for c in safe.columns]
+    buffer = io.StringIO()
+    safe.to_csv(buffer, index=False)
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+@dataclass(frozen=True)
+class DashboardView:
+    """Every chart's data for one set of filters: what the page draws and offers for download."""
+
+    count: int
+    distribution: pd.DataFrame
+    summary: pd.DataFrame
+    behaviours: dict[str, pd.DataFrame]  # by team, site, channel
+    trend: pd.DataFrame
+    priorities: pd.DataFrame
+    criteria: pd.DataFrame
+    completion: pd.DataFrame
+    drift: pd.DataFrame
+
+
+def dashboard_view(data: DashboardData, filters: Filters, *, period: str = "month") -> DashboardView:
+    """The whole dashboard for one set of filters (the function the page calls on each interaction)."""
+    mask = filter_mask(data.evaluations, filters)
+    frame = data.evaluations[mask]
+    return DashboardView(
+        count=int(mask.sum()),
+        distribution=score_distribution(frame),
+        summary=score_summary(frame),
+        behaviours={by: behaviours_by(frame, by) for by in ("team", "site", "channel")},
+        trend=trend(frame, period),
+        priorities=coaching_priorities(frame),
+        criteria=criterion_priorities(data, mask),
+        completion=completion(data, filters),
+        drift=drift(frame),
+    )

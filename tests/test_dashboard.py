@@ -1,0 +1,205 @@
+"""Dashboard data: every chart's frame, its intervals, filters, drift on demo data, safe CSV."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from qa import dashboard as dash
+from qa.auth import Actor
+from qa.cli import main
+from qa.demo import demo_records
+from qa.errors import PermissionDenied
+from qa.models import Assignment, Draw
+from qa.scorecard_model import BEHAVIOURS
+from qa.scorecards import load_all
+from qa.stats import mean_interval, wilson_interval
+
+from . import synthetic
+
+CARDS = {card_id: loaded.card for card_id, loaded in load_all().items()}
+
+
+@pytest.fixture(scope="module")
+def demo():
+    return demo_records(40, 1500, seed=1, today=date(2025, 6, 15))
+
+
+@pytest.fixture(scope="module")
+def data(demo):
+    return dash.build_dashboard(demo.evaluations, demo.employees, CARDS)
+
+
+def approved(data):
+    return data.evaluations[dash.filter_mask(data.evaluations, dash.Filters())]
+
+
+def test_drift_finds_the_lenient_evaluator_planted_in_the_demo(demo, data):
+    table = dash.drift(approved(data)).set_index("evaluator")
+    planted = demo.lenient_evaluator
+    assert table.loc[planted, "flagged"] and table.loc[planted, "direction"] == "lenient"
+    assert table["shift"].abs().idxmax() == planted
+    assert table.loc[planted, "low"] <= 8.0 <= table.loc[planted, "high"]  # planted at +8 points
+
+
+def test_drift_from_cell_means_equals_drift_from_every_record(data):
+    """dash.drift hands evaluator_drift one mean per (evaluator, employee, scorecard): same answer."""
+    from qa.stats import evaluator_drift
+
+    frame = approved(data)
+    records = (
+        frame[["evaluator", "employee_id", "scorecard_id", "overall"]].astype({"evaluator": str}).to_dict("records")
+    )
+    direct = {d.evaluator: d for d in evaluator_drift(records)}
+    for row in dash.drift(frame).itertuples():
+        assert row.shift == pytest.approx(direct[row.evaluator].shift, abs=1e-9)
+        assert row.flagged == direct[row.evaluator].flagged
+
+
+def test_behaviour_means_and_intervals_are_qa_stats_ones(data):
+    frame = approved(data)
+    table = dash.behaviours_by(frame, "team")
+    assert set(table["behaviour"]) <= set(BEHAVIOURS)
+    for row in table.itertuples():
+        values = frame.loc[frame["team"].astype(str) == row.group, row.behaviour].dropna()
+        expected = mean_interval(values)
+        assert row.n == expected.n
+        assert row.mean == pytest.approx(expected.mean)
+        assert row.low == pytest.approx(expected.low) and row.high == pytest.approx(expected.high)
+
+
+def test_trend_has_overall_and_behaviours_per_month(data):
+    table = dash.trend(approved(data))
+    assert set(table["measure"]) == {"overall", *BEHAVIOURS}
+    assert list(table["period"]) == sorted(table["period"])
+    weekly = dash.trend(approved(data), "week")
+    assert weekly["period"].str.match(r"^\d{4}-W\d{2}$").all()
+
+
+def test_distribution_counts_every_scored_evaluation_once(data):
+    frame = approved(data)
+    table = dash.score_distribution(frame)
+    assert table["count"].sum() == frame["overall"].notna().sum()
+    assert (table["bin_high"] - table["bin_low"] == 5).all() and table["bin_high"].max() <= 100
+
+
+def test_criterion_priorities_count_failures_with_wilson_intervals(demo, data):
+    mask = dash.filter_mask(data.evaluations, dash.Filters(scorecards=("phone_call",)))
+    table = dash.criterion_priorities(data, mask)
+    assert set(table["scorecard_id"]) == {"phone_call"}
+    first = table.iloc[0]
+    kept = [ev for ev in demo.evaluations if ev.status == "approved" and ev.scorecard_id == "phone_call"]
+    results = [ev.score["criteria"][first.criterion_id]["passed"] for ev in kept]
+    failed = sum(r is False for r in results)
+    answered = sum(r is not None for r in results)
+    assert (first.failed, first.answered) == (failed, answered)
+    expected = wilson_interval(failed, answered)
+    assert first.low == pytest.approx(expected.low) and first.high == pytest.approx(expected.high)
+    assert list(table["impact"]) == sorted(table["impact"], reverse=True)
+
+
+def test_coaching_priorities_put_surely_low_scores_first(data):
+    table = dash.coaching_priorities(approved(data))
+    enough = table[table["n"] >= 3]
+    assert list(enough["high"]) == sorted(enough["high"])
+    assert set(table["weakest_behaviour"]) <= {*BEHAVIOURS, ""}
+
+
+def test_filters_narrow_every_chart(data):
+    frame = data.evaluations
+    some_team = sorted(set(frame.loc[frame["channel"] == "phone", "team"].astype(str)))[0]
+    months = sorted(set(frame["month"].astype(str)))
+    filters = dash.Filters(start_month=months[1], end_month=months[-2], teams=(some_team,), channels=("phone",))
+    view = dash.dashboard_view(data, filters)
+    kept = frame[
+        (frame["month"].astype(str) >= months[1])
+        & (frame["month"].astype(str) <= months[-2])
+        & (frame["team"] == some_team)
+        & (frame["channel"] == "phone")
+        & (frame["status"] == "approved")
+    ]
+    assert view.count == len(kept) > 0
+    assert view.distribution["count"].sum() == kept["overall"].notna().sum()
+    assert set(view.behaviours["channel"]["group"]) == {"phone"}
+    assert view.trend["period"].between(months[1], months[-2]).all()
+    options = dash.filter_options(data)
+    assert some_team in options["team"] and "phone" in options["channel"]
+
+
+def test_sample_completion_counts_drawn_assigned_evaluated_approved():
+    at = datetime(2025, 5, 2, tzinfo=UTC)
+    draw = Draw(
+        id="d1", plan={}, seed=1, frame_hash="h", created_at=at, created_by="lea", selected=["i1", "i2", "i3", "i4"]
+    )
+    assignments = [
+        Assignment(
+            draw_id="d1", interaction_id="i1", employee_id="E", evaluator="ana", status="done", evaluation_id="ev1"
+        ),
+        Assignment(
+            draw_id="d1", interaction_id="i2", employee_id="E", evaluator="ana", status="done", evaluation_id="ev2"
+        ),
+        Assignment(draw_id="d1", interaction_id="i3", employee_id="E", evaluator="ana"),
+        Assignment(draw_id="d1", interaction_id="i4", employee_id="E", evaluator="ana", status="cancelled"),
+    ]
+    people, evaluations = synthetic.evaluations(CARDS["phone_call"], "v", 2, n_employees=4)
+    evaluations = [
+        evaluations[0].model_copy(update={"id": "ev1"}),
+        evaluations[1].model_copy(update={"id": "ev2", "status": "submitted"}),
+    ]
+    data = dash.build_dashboard(evaluations, people, CARDS, draws=[draw], assignments=assignments)
+    row = dash.completion(data, dash.Filters()).iloc[0].to_dict()
+    assert row == {"draw_id": "d1", "month": "2025-05", "drawn": 4, "assigned": 3, "evaluated": 2, "approved": 1}
+    assert dash.completion(data, dash.Filters(start_month="2025-06")).empty
+
+
+def test_csv_cannot_smuggle_a_formula():
+    frame = pd.DataFrame(
+        {
+            "name": ['=HYPERLINK("http://x")', "+1", "-2+3", "@SUM(A1)", "\tTab", "plain", None],
+            "shift": [-3.5, 1.0, 0.0, 2.0, 3.0, 4.0, np.nan],
+            "=header": list("abcdefg"),
+        }
+    )
+    text = dash.safe_csv(frame).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert rows[0] == ["name", "shift", "'=header"]
+    assert [r[0] for r in rows[1:]] == ['\'=HYPERLINK("http://x")', "'+1", "'-2+3", "'@SUM(A1)", "'\tTab", "plain", ""]
+    assert rows[1][1] == "-3.5"  # numbers stay numbers
+
+
+def test_dashboard_and_drift_are_for_qa_leads_only(tmp_path):
+    from .calibration_world import open_world
+
+    store = open_world(tmp_path / "data", evaluations=2)
+    try:
+        with pytest.raises(PermissionDenied):
+            dash.load_dashboard(store, Actor("ana", "shopper"))
+        with pytest.raises(PermissionDenied):
+            dash.drift_report(store, Actor("ana", "shopper"))
+        data = dash.load_dashboard(store, Actor("lea", "qa_lead"))
+        assert len(data.evaluations) == 2
+    finally:
+        store.close()
+
+
+def test_cli_drift_reports_the_planted_evaluator(tmp_path, capsys, demo):
+    from qa.store import Store
+
+    store = Store.open(tmp_path / "data")
+    store.upsert_employees(demo.employees)
+    for loaded in demo.scorecards.values():
+        store.remember_scorecard(loaded.id, loaded.version, loaded.card.model_dump(mode="json"))
+    store.add_interactions(demo.interactions)
+    store.import_evaluations(demo.evaluations, by="demo")
+    store.close()
+    assert main(["--data", str(tmp_path / "data"), "drift", "--json"]) == 0
+    rows = {r["evaluator"]: r for r in json.loads(capsys.readouterr().out)}
+    assert rows[demo.lenient_evaluator]["flagged"] and rows[demo.lenient_evaluator]["direction"] == "lenient"
+    assert main(["--data", str(tmp_path / "data"), "drift"]) == 0
+    assert f"{demo.lenient_evaluator}: +" in capsys.readouterr().out
