@@ -113,6 +113,7 @@ class StoreCore:
         self._lock_timeout = lock_timeout
         self._parts = Partitions(data_dir, self._storage_cls, cache_mb * 2**20)
         self._where: dict[str, str] = {}  # evaluation id -> partition, learnt as they are seen
+        self._learnt: dict[str, Any] = {}  # partition -> the header summary its ids came from
         self._prepared = False
         with self._writing():
             self._prepare()
@@ -270,7 +271,7 @@ class StoreCore:
         try:
             return record.model_dump(mode="json")
         except PydanticSerializationError as error:
-            raise InvalidRecord(f"{record.kind} {record.record_key()!r}", {"(record)": str(error)}) from None
+            raise InvalidRecord(f"{record.kind} {record.record_key()!r}", {"(record)": f"cannot be stored as JSON ({error})"}) from None
 
     # -- backups --------------------------------------------------------------------------------
 
@@ -297,6 +298,7 @@ class StoreCore:
             stage_restore(src, self.data_dir)
             self._parts.close_all()
             self._where.clear()
+            self._learnt.clear()
             finish_restore(self.data_dir)
             self._prepare()
 

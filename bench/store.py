@@ -1,0 +1,138 @@
+"""Store figures at 1k, 10k and 100k evaluations (1,000 employees, 10 interactions per evaluation).
+
+Each level builds a fresh data folder in bulk (add_interactions, import_evaluations), then measures
+opening it, single durable submits on top of it, one employee's evaluations and a month's.
+"cold" = the first call after opening (files parsed and validated); "warm" = later calls (cache).
+Targets at 100k evaluations / 1M interactions: open <= 2 s, submit p95 <= 20 ms, employee <= 10 ms,
+month <= 200 ms.   Usage: python bench/store.py [LEVEL ...]   (default: 1000 10000 100000)
+"""
+
+from __future__ import annotations
+
+import random
+import resource
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from functools import partial
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from qa.store import Store
+
+EMPLOYEES = 1000
+PARIS = [timezone(timedelta(hours=1)), timezone(timedelta(hours=2))]
+START = datetime(2025, 1, 1, 8, tzinfo=UTC)
+YEAR_SECONDS = 365 * 24 * 3600 - 86400
+ANSWERS = ["yes", "no", "na", 1, 2, 3, 4]
+
+
+def _moment(rng: random.Random) -> str:
+    moment = START + timedelta(seconds=rng.randrange(YEAR_SECONDS))
+    return moment.astimezone(PARIS[4 <= moment.month <= 9]).isoformat()
+
+
+def interactions(n: int, rng: random.Random) -> list[dict]:
+    return [{"id": f"call-{i:08d}", "employee_id": f"emp-{rng.randrange(EMPLOYEES):04d}",
+             "channel": "phone", "started_at": _moment(rng), "duration_seconds": rng.randrange(30, 1800),
+             "recording": f"recordings/2025/call-{i:08d}.mp3", "customer_ref": f"CUST-{rng.randrange(10**6):06d}"}
+            for i in range(n)]
+
+
+def evaluation(i: int, rng: random.Random, started_at: str | None = None, prefix: str = "ev") -> dict:
+    """About 1.4 KB of JSON, like a real phone-call evaluation."""
+    answers = {f"c{j:02d}": rng.choice(ANSWERS) for j in range(32)}
+    return {
+        "id": f"{prefix}-{i:08d}", "scorecard_id": "phone_call", "scorecard_version": "3f2a9c1d7b6e",
+        "evaluator": f"shopper{rng.randrange(40):02d}", "employee_id": f"emp-{rng.randrange(EMPLOYEES):04d}",
+        "interaction_id": f"call-{i * 10:08d}", "channel": "phone", "started_at": started_at or _moment(rng),
+        "answers": answers,
+        "comments": {"c03": "Le conseiller n'a pas reformulé la demande du client avant de répondre.",
+                     "c11": "Attente de quatre minutes sans message d'excuse ni proposition de rappel."},
+        "debrief": {"strength": "Accueil chaleureux, voix souriante et posée",
+                    "improve": "Reformuler la demande, proposer un rendez-vous, conclure par une synthèse"},
+        "photos": [], "status": "submitted",
+        "score": {"overall": round(rng.random() * 100, 1), "band": "good", "critical_failed": False,
+                  "sections": {f"s{k}": round(rng.random() * 100, 1) for k in range(6)}},
+    }
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:8.1f} ms"
+
+
+def pct(values: list[float], q: float) -> float:
+    values = sorted(values)
+    return values[min(len(values) - 1, int(q * len(values)))]
+
+
+def timed(fn, *args):  # type: ignore[no-untyped-def]
+    t0 = time.perf_counter()
+    result = fn(*args)
+    return time.perf_counter() - t0, result
+
+
+def level(n: int, root: Path) -> list[tuple[str, str, str]]:
+    rng = random.Random(n)
+    rows: list[tuple[str, str, str]] = []
+    data = root / f"store-{n}"
+    store = Store.open(data)
+    store.upsert_employees({"id": f"emp-{i:04d}", "display_name": f"Employé {i}", "team": f"t{i % 20}",
+                            "site": f"site{i % 50}"} for i in range(EMPLOYEES))
+    store.remember_scorecard("phone_call", "3f2a9c1d7b6e", {"id": "phone_call", "sections": []})
+    calls = interactions(n * 10, rng)
+    t, added = timed(store.add_interactions, calls)
+    rows.append((f"add_interactions ({added:,} in bulk)", f"{t:8.2f} s ", ""))
+    del calls
+    evs = [evaluation(i, rng) for i in range(n)]
+    t, added = timed(partial(store.import_evaluations, by="bench"), evs)
+    rows.append((f"import_evaluations ({added:,} in bulk)", f"{t:8.2f} s ", ""))
+    del evs
+    store.close()
+
+    t, store = timed(Store.open, data)
+    rows.append(("open the store", ms(t), "<= 2000 ms"))
+
+    submits = []
+    for i in range(200):
+        ev = evaluation(i, rng, started_at=f"2025-12-{rng.randrange(1, 29):02d}T10:00:00+01:00", prefix="new")
+        t0 = time.perf_counter()
+        store.submit_evaluation(ev)
+        submits.append(time.perf_counter() - t0)
+    rows.append(("submit one evaluation, p50", ms(pct(submits, 0.5)), ""))
+    rows.append(("submit one evaluation, p95", ms(pct(submits, 0.95)), "<= 20 ms"))
+
+    people = [f"emp-{rng.randrange(EMPLOYEES):04d}" for _ in range(50)]
+    cold = [timed(store.evaluations_for_employee, p)[0] for p in people]
+    warm = [timed(store.evaluations_for_employee, p)[0] for p in people]
+    count = len(store.evaluations_for_employee(people[0]))
+    rows.append((f"an employee's evaluations ({count}), cold p95", ms(pct(cold, 0.95)), ""))
+    rows.append(("an employee's evaluations, warm p95", ms(pct(warm, 0.95)), "<= 10 ms"))
+
+    t, month = timed(store.evaluations_in_month, "2025-06")
+    rows.append((f"evaluations of a month ({len(month):,}), cold", ms(t), ""))
+    warm = [timed(store.evaluations_in_month, "2025-06")[0] for _ in range(5)]
+    rows.append(("evaluations of a month, warm p95", ms(pct(warm, 0.95)), "<= 200 ms"))
+
+    ids = [f"ev-{rng.randrange(n):08d}" for _ in range(50)]
+    gets = [timed(store.get_evaluation, i)[0] for i in ids]
+    rows.append(("get_evaluation by id, p95", ms(pct(gets, 0.95)), ""))
+    store.close()
+    return rows
+
+
+def main(levels: list[int]) -> None:
+    started = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="qa-bench-") as tmp:
+        for n in levels:
+            print(f"\n== {n:,} evaluations, {EMPLOYEES:,} employees, {n * 10:,} interactions")
+            for name, value, target in level(n, Path(tmp)):
+                print(f"  {name:<46}{value}   {target}")
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"\n(total {time.perf_counter() - started:.0f} s, peak memory {rss:.0f} MB)")
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [1000, 10000, 100000])
