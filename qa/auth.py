@@ -170,6 +170,16 @@ class Sessions:
             self._sessions.pop(token or "", None)
 
 
+def find_user(store, name: str):
+    """The user named `name`, or None (the store raises NotFound for an unknown name)."""
+    from qa.errors import NotFound
+
+    try:
+        return store.get_user(name)
+    except NotFound:
+        return None
+
+
 def create_user(
     store, name: str, role: str, display_name: str | None = None, password: str | None = None, clock: Clock = utcnow
 ) -> tuple[object, str]:
@@ -178,7 +188,7 @@ def create_user(
 
     if role not in ROLES:
         raise QAError(f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
-    if store.get_user(name) is not None:
+    if find_user(store, name) is not None:
         raise QAError(f"a user named {name!r} already exists")
     password = password or new_password()
     user = User(
@@ -197,7 +207,7 @@ def authenticate(store, name: str, password: str, throttle: Throttle) -> Actor:
     wait = throttle.wait_seconds(name)
     if wait > 0:
         raise SignInError(f"too many failed attempts: try again in {int(wait) + 1} s")
-    user = store.get_user(name)
+    user = find_user(store, name)
     # Verify against a dummy hash for unknown names so timing does not reveal who exists.
     ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
     if not ok or user is None or not user.active:
