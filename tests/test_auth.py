@@ -99,3 +99,32 @@ def test_a_shopper_reads_only_their_own_evaluations():
     assert not can_read_evaluation(Actor("alice", "shopper"), "bob")
     assert can_read_evaluation(Actor("lea", "qa_lead"), "bob")
     assert not can_read_evaluation(Actor("eve", "unknown-role"), "eve")
+
+
+def test_create_user_and_sign_in_against_a_real_store(tmp_path):
+    from qa.auth import SignInError, authenticate, create_user
+    from qa.store import Store
+
+    store = Store.open(tmp_path)
+    try:
+        user, password = create_user(store, "alice", "shopper")
+        assert password and user.password_hash != password  # only the hash is stored
+        assert store.get_user("alice").password_hash.startswith("$argon2id$")
+        with pytest.raises(QAError, match="already exists"):
+            create_user(store, "alice", "qa_lead")
+        with pytest.raises(QAError, match="unknown role"):
+            create_user(store, "bob", "boss")
+        clock = Clock()
+        throttle = Throttle(free=2, clock=clock)
+        assert authenticate(store, "alice", password, throttle) == Actor("alice", "shopper")
+        for _ in range(2):
+            with pytest.raises(SignInError, match="wrong name or password"):
+                authenticate(store, "alice", "not the password", throttle)
+        with pytest.raises(SignInError, match="too many failed attempts"):
+            authenticate(store, "alice", password, throttle)  # even the right password waits
+        clock.advance(seconds=3)
+        assert authenticate(store, "alice", password, throttle).role == "shopper"
+        with pytest.raises(SignInError, match="wrong name or password"):
+            authenticate(store, "nobody", password, throttle)
+    finally:
+        store.close()
