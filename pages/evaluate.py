@@ -1,0 +1,179 @@
+"""Évaluer: a new mystery visit or an assigned call, scored step by step; the draft saves itself."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import streamlit as st
+
+from qa import evaluations
+from qa.errors import QAError
+from ui import form, session
+
+page = session.guard("evaluate")
+t, lang = page.t, page.lang
+AUTO_RESUMED = "auto_resumed"
+
+
+def visit_scorecards() -> dict:
+    """Scorecards for a face-to-face visit built on the four behaviours."""
+    return {
+        sid: loaded
+        for sid, loaded in session.scorecards().items()
+        if "face_to_face" in loaded.card.channels and all(s.behaviour for s in loaded.card.sections)
+    }
+
+
+def call_scorecard(channel: str):
+    for loaded in session.scorecards().values():
+        if channel in loaded.card.channels and all(s.behaviour for s in loaded.card.sections):
+            return loaded
+    raise QAError(t("ui.evaluate.no_call_scorecard"))
+
+
+def when(moment: datetime) -> str:
+    return moment.astimezone(form.local_tz()).strftime("%d/%m/%Y %H:%M")
+
+
+def _open(state: dict, notice: str | None = None) -> None:
+    form.open_draft(state, notice)
+
+
+def _start(kind: str, value: str | None = None) -> None:
+    actor = session.current_actor()
+    if actor is None:
+        return
+    store = session.store()
+    try:
+        if kind == "resume":
+            state = evaluations.resume(store, actor, value or "")
+            if state is None:
+                raise QAError(t("ui.evaluate.draft_gone"))
+        elif kind == "visit":
+            state = evaluations.start_visit(store, actor, session.scorecard(value or ""), tz=form.local_tz())
+        else:
+            interaction = (value or "").strip()
+            channel = evaluations.interaction_channel(store, actor, interaction)
+            state = evaluations.start_call(store, actor, call_scorecard(channel), interaction)
+    except QAError as error:
+        st.session_state[form.SAVE_ERROR] = str(error)
+        return
+    _open(state)
+
+
+def _call_from_input() -> None:
+    _start("call", st.session_state.get("call_id", ""))
+
+
+def chooser() -> None:
+    st.header(t("ui.evaluate.title"))
+    if st.session_state.get(form.SAVE_ERROR):
+        st.error(st.session_state.pop(form.SAVE_ERROR))
+    drafts = evaluations.drafts(page.store, page.actor)
+    if drafts:
+        st.subheader(t("ui.evaluate.drafts"))
+        for n, draft in enumerate(drafts):
+            state = draft.state
+            employee = evaluations.employee_of(page.store, page.actor, state)
+            where = (state.get("context") or {}).get("site") or state.get("interaction_id") or ""
+            title = session.scorecards().get(state.get("scorecard_id"))
+            with st.container(border=True):
+                st.markdown(f"**{title.card.title.get(lang) if title else state.get('scorecard_id')}**")
+                st.caption(
+                    " · ".join(
+                        p
+                        for p in (
+                            employee.display_name if employee else "",
+                            str(where),
+                            t("ui.evaluate.saved_at", when=when(draft.updated_at)),
+                        )
+                        if p
+                    )
+                )
+                st.button(
+                    t("ui.evaluate.resume"),
+                    key=f"resume_{n}",
+                    on_click=_start,
+                    args=("resume", draft.key),
+                    type="primary",
+                    use_container_width=True,
+                )
+    st.subheader(t("ui.evaluate.new_visit"))
+    cards = visit_scorecards()
+    if len(cards) > 1:
+        st.selectbox(
+            t("ui.evaluate.scorecard"),
+            list(cards),
+            format_func=lambda c: cards[c].card.title.get(lang),
+            key="new_visit_card",
+        )
+    chosen = st.session_state.get("new_visit_card") or next(iter(cards), None)
+    if chosen:
+        st.button(
+            t("ui.evaluate.start_visit"),
+            key="new_visit",
+            on_click=_start,
+            args=("visit", chosen),
+            type="primary" if not drafts else "secondary",
+            use_container_width=True,
+            icon=":material/storefront:",
+        )
+    assigned = evaluations.my_assignments(page.store, page.actor)
+    if assigned:
+        st.subheader(t("ui.evaluate.assigned_calls"))
+        for a in assigned[:20]:
+            st.button(
+                t("ui.evaluate.start_call", interaction=a.interaction_id),
+                key=f"call_{a.interaction_id}",
+                on_click=_start,
+                args=("call", a.interaction_id),
+                use_container_width=True,
+                icon=":material/call:",
+            )
+        if len(assigned) > 20:
+            st.caption(t("ui.evaluate.more_in_queue", n=len(assigned) - 20))
+    if page.actor.can("view_all"):
+        with st.expander(t("ui.evaluate.call_by_id")):
+            st.text_input(t("ui.evaluate.call_id"), key="call_id")
+            st.button(t("ui.evaluate.open_call"), key="open_call", on_click=_call_from_input)
+
+
+def result() -> None:
+    done = st.session_state[form.RESULT]
+    score = done["score"]
+    loaded = session.scorecards().get(done["scorecard"])
+    band = score.get("band")
+    if loaded and band:
+        band = next((b.label.get(lang) for b in loaded.card.bands if b.id == band), band)
+    overall = score.get("overall")
+    st.success(
+        t("ui.evaluate.submitted", score=f"{overall:.0f}" if overall is not None else "—", band=band or "—"),
+        icon=":material/task_alt:",
+    )
+    if score.get("critical_failed"):
+        st.warning(t("ui.evaluate.critical_failed"))
+    st.caption(t("ui.evaluate.submitted_id", id=done["id"]))
+
+
+state = st.session_state.get(form.DRAFT)
+if state is None and not st.session_state.get(AUTO_RESUMED):
+    # After a reload, a dropped connection or a restart: back to the latest draft at once.
+    st.session_state[AUTO_RESUMED] = True
+    latest = evaluations.drafts(page.store, page.actor)
+    if latest:
+        state = dict(latest[0].state)
+        form.open_draft(state, t("ui.evaluate.resumed", when=when(latest[0].updated_at)))
+if state is None:
+    if form.RESULT in st.session_state:
+        result()
+    chooser()
+else:
+    try:
+        loaded = session.scorecard(state["scorecard_id"])
+    except QAError as error:
+        session.show_error(error)
+        st.button(t("ui.evaluate.back"), key="leave_draft", on_click=form.close_draft)
+        st.stop()
+    form.render(page, loaded, state)
+    st.divider()
+    st.button(t("ui.evaluate.back"), key="leave_draft", on_click=form.close_draft, icon=":material/list:")

@@ -1,0 +1,70 @@
+"""A small world for the app's tests: users with known passwords, employees, a call with its assignment."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from qa.auth import hash_password
+from qa.models import User
+
+PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "lea": "lea-password", "root": "root-password"}
+ROLES = {"alice": "shopper", "bob": "shopper", "lea": "qa_lead", "root": "admin"}
+EMPLOYEES = [
+    {"id": "emp-jean", "display_name": "Jean Dupont", "team": "Vente", "site": "Lyon Part-Dieu"},
+    {"id": "emp-sara", "display_name": "Sara Martin", "team": "Accueil", "site": "Lyon Part-Dieu"},
+    {"id": "emp-paul", "display_name": "Paul Petit", "team": "Centre d'appels", "site": "Villeurbanne"},
+]
+CALL = {
+    "id": "call-0001",
+    "employee_id": "emp-paul",
+    "channel": "phone",
+    "started_at": datetime(2026, 11, 2, 10, 30, tzinfo=UTC),
+    "duration_seconds": 245,
+    "recording": "recordings/call-0001.wav",
+}
+
+
+def populate(store, data_dir: Path) -> None:
+    """Users (one per role, two shoppers), three employees and one recorded call assigned to lea."""
+    now = datetime(2026, 11, 1, tzinfo=UTC)
+    for name, role in ROLES.items():
+        store.add_user(
+            User(
+                name=name,
+                display_name=name.title(),
+                role=role,
+                password_hash=hash_password(PASSWORDS[name]),
+                created_at=now,
+            )
+        )
+    store.upsert_employees(EMPLOYEES)
+    store.add_interactions([CALL])
+    recording = data_dir / "recordings" / "call-0001.wav"
+    recording.parent.mkdir(parents=True, exist_ok=True)
+    recording.write_bytes(_silence_wav())
+    store.save_draw(
+        {
+            "id": "draw-1",
+            "plan": {"note": "test"},
+            "seed": 1,
+            "frame_hash": "x",
+            "created_at": now,
+            "created_by": "lea",
+            "selected": [CALL["id"]],
+        },
+        [{"draw_id": "draw-1", "interaction_id": CALL["id"], "employee_id": CALL["employee_id"], "evaluator": "lea"}],
+    )
+
+
+def _silence_wav(seconds: float = 0.5, rate: int = 8000) -> bytes:
+    import io
+    import wave
+
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(1)
+        out.setframerate(rate)
+        out.writeframes(b"\x80" * int(seconds * rate))
+    return buffer.getvalue()

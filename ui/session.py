@@ -1,0 +1,232 @@
+"""The app's shared handles (store, sessions, sign-in throttle, scorecards), sign-in and the page guard.
+
+Streamlit caching lives here and only here: one store handle per data folder for the whole server
+process (`st.cache_resource`), and the scorecards cached by their files' modification times.
+`st.session_state` holds, per browser tab, the session token, the language and the open draft.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import streamlit as st
+
+from qa.auth import Actor, Sessions, SignInError, Throttle, authenticate
+from qa.errors import NotFound, QAError
+from qa.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
+from qa.scorecards import DEFAULT_DIR, LoadedScorecard, load_all, scorecard_files
+
+TOKEN = "auth_token"  # noqa: S105 - the session-state key holding the token, not a secret
+LANG = "lang"
+EXPIRED = "session_expired"
+
+
+def data_dir() -> Path:
+    """The store's folder: env QA_DATA_DIR, default ./data (as for the `qa` command)."""
+    return Path(os.environ.get("QA_DATA_DIR") or "data").resolve()
+
+
+def scorecards_dir() -> Path:
+    return Path(os.environ.get("QA_SCORECARDS_DIR") or DEFAULT_DIR).resolve()
+
+
+@st.cache_resource(show_spinner=False)
+def _open_store(folder: str):
+    from qa.store import Store
+
+    return Store.open(Path(folder))
+
+
+def store():
+    """The store of this server process, opened once per data folder."""
+    return _open_store(str(data_dir()))
+
+
+@st.cache_resource(show_spinner=False)
+def _sessions() -> Sessions:
+    minutes = float(os.environ.get("QA_SESSION_IDLE_MINUTES") or 30)
+    from datetime import timedelta
+
+    return Sessions(idle=timedelta(minutes=minutes))
+
+
+@st.cache_resource(show_spinner=False)
+def _throttle() -> Throttle:
+    return Throttle()
+
+
+@st.cache_data(show_spinner=False, max_entries=8)
+def _scorecards(folder: str, stamp: tuple[tuple[str, float], ...]) -> dict[str, LoadedScorecard]:
+    return load_all(Path(folder))
+
+
+def scorecards() -> dict[str, LoadedScorecard]:
+    """Every scorecard of the scorecards folder, re-read only when a file changes."""
+    folder = scorecards_dir()
+    stamp = tuple((p.name, p.stat().st_mtime) for p in scorecard_files([folder]))
+    return _scorecards(str(folder), stamp)
+
+
+def scorecard(scorecard_id: str) -> LoadedScorecard:
+    cards = scorecards()
+    if scorecard_id not in cards:
+        raise QAError(tr()("ui.unknown_scorecard", id=scorecard_id))
+    return cards[scorecard_id]
+
+
+def lang() -> str:
+    value = st.session_state.get(LANG, DEFAULT_LANGUAGE)
+    return value if value in LANGUAGES else DEFAULT_LANGUAGE
+
+
+def tr():
+    """The message function of the tab's language."""
+    return translator(lang())
+
+
+def _language_changed(widget_key: str) -> None:
+    st.session_state[LANG] = st.session_state[widget_key]
+
+
+def language_switch(where: Any, widget_key: str) -> None:
+    """A FR | EN switch; the choice lives outside the widget so that it survives page changes."""
+    st.session_state[widget_key] = lang()
+    where.radio(
+        tr()("app.language"),
+        LANGUAGES,
+        format_func=lambda code: code.upper(),
+        horizontal=True,
+        key=widget_key,
+        on_change=_language_changed,
+        args=(widget_key,),
+    )
+
+
+def current_actor() -> Actor | None:
+    """The signed-in user of this tab, or None (an expired session forgets the tab's state)."""
+    token = st.session_state.get(TOKEN)
+    actor = _sessions().actor(token)
+    if actor is None and token:
+        forget_tab()
+        st.session_state[EXPIRED] = True
+    return actor
+
+
+def forget_tab() -> None:
+    """Clear everything of the tab but its language (sign-out, expiry)."""
+    keep = lang()
+    for key in list(st.session_state.keys()):
+        del st.session_state[key]
+    st.session_state[LANG] = keep
+
+
+class _Users:
+    """The store's users as `qa.auth.authenticate` expects them: None for an unknown name.
+
+    (The store raises NotFound; without this an unknown name would skip the throttle and the
+    constant-time dummy check.)
+    """
+
+    def __init__(self, store) -> None:
+        self._store = store
+
+    def get_user(self, name: str):
+        try:
+            return self._store.get_user(name)
+        except NotFound:
+            return None
+
+
+def sign_in(name: str, password: str) -> Actor:
+    """Check the name and password (slowed down after repeated failures) and open a session."""
+    throttle = _throttle()
+    t = tr()
+    try:
+        actor = authenticate(_Users(store()), name.strip(), password, throttle)
+    except SignInError:
+        wait = throttle.wait_seconds(name.strip())
+        message = t("ui.signin.throttled", seconds=int(wait) + 1) if wait > 0 else t("ui.signin.wrong")
+        raise QAError(message) from None
+    forget_tab()
+    st.session_state[TOKEN] = _sessions().start(actor)
+    return actor
+
+
+def sign_out() -> None:
+    _sessions().end(st.session_state.get(TOKEN))
+    forget_tab()
+
+
+@dataclass(frozen=True)
+class Page:
+    """What a page needs: the store, the signed-in actor, the message function and the language."""
+
+    store: Any
+    actor: Actor
+    t: Any
+    lang: str
+
+
+def sign_in_screen() -> None:
+    """The sign-in form: the only thing shown to someone not signed in."""
+    from ui import style
+
+    style.apply()
+    t = tr()
+    st.title(t("app.name"))
+    language_switch(st, "lang_signin")
+    if st.session_state.pop(EXPIRED, False):
+        st.info(t("ui.signin.expired"))
+    with st.form("signin"):
+        st.subheader(t("ui.signin.title"))
+        name = st.text_input(t("ui.signin.name"), key="signin_name", autocomplete="username")
+        password = st.text_input(
+            t("ui.signin.password"), type="password", key="signin_password", autocomplete="current-password"
+        )
+        submitted = st.form_submit_button(t("ui.signin.submit"), type="primary", use_container_width=True)
+    if submitted:
+        try:
+            sign_in(name, password)
+        except QAError as error:
+            st.error(str(error))
+            return
+        st.rerun()
+
+
+def _user_menu(actor: Actor) -> None:
+    t = tr()
+    with st.sidebar:
+        st.markdown(f"**{actor.name}** · {t('ui.role.' + actor.role)}")
+        language_switch(st, "lang_sidebar")
+        st.button(t("ui.signin.sign_out"), key="sign_out", on_click=sign_out, icon=":material/logout:")
+
+
+def guard(permission: str) -> Page:
+    """Every page starts here: sign-in when nobody is signed in, refusal without `permission`.
+
+    The entry script already does this, but a page must not rely on it: Streamlit runs a page
+    file directly in some cases (the first run of a server with a `pages/` folder, AppTest), and
+    the domain checks rights again on every call anyway.
+    """
+    from ui import style
+
+    style.apply()
+    actor = current_actor()
+    if actor is None:
+        sign_in_screen()
+        st.stop()
+    assert actor is not None
+    t = tr()
+    if not actor.can(permission):
+        st.error(t("ui.denied"))
+        st.stop()
+    _user_menu(actor)
+    return Page(store(), actor, t, lang())
+
+
+def show_error(error: QAError) -> None:
+    """A domain error as a message, never a traceback."""
+    st.error(str(error) or type(error).__name__)
