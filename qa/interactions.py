@@ -1,0 +1,689 @@
+"""Importing call logs (CSV or Excel exports of phone systems and CRMs) as validated interactions.
+
+The pipeline is `read_table` (bytes -> a table of strings with the file line of every row) ->
+`parse_interactions` (table + column mapping -> `Interaction` records, or every bad row with its
+line) -> `import_interactions` (records -> the store, all or nothing, idempotent on the id).
+French exports are the norm: `;` separator, decimal comma, `dd/mm/yyyy hh:mm` local times, UTF-8
+with or without BOM, or Latin-1 (Windows-1252). Parsing is vectorised with pandas so that a
+million rows stay within seconds. Column mappings are saved as small JSON files in
+`<data>/mappings/` (the store has no table for them), each written atomically.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import re
+import unicodedata
+import zipfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+import pandas as pd
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from qa.errors import QAError
+from qa.i18n import t
+from qa.models import Channel, Interaction
+from qa.storage import atomic_write
+
+FIELDS = ("id", "employee_id", "channel", "started_at", "duration_seconds", "recording", "customer_ref")
+REQUIRED = ("id", "employee_id", "channel", "started_at", "duration_seconds")
+CHANNELS: tuple[str, ...] = ("face_to_face", "phone", "email", "chat")
+KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")
+MAPPING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+# Dates as French exports write them first, then ISO (Excel cells arrive as ISO strings).
+DATE_FORMATS = (
+    "%d/%m/%Y %H:%M",
+    "%d/%m/%Y %H:%M:%S",
+    "%d/%m/%Y",
+    "%Y-%m-%d %H:%M:%S",
+    "%Y-%m-%dT%H:%M:%S",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+    "%Y-%m-%d",
+    "%d-%m-%Y %H:%M",
+    "%d.%m.%Y %H:%M",
+)
+SEPARATORS = (";", ",", "\t", "|")
+MAX_SHOWN = 50
+
+# Channel words seen in exports (lower case, accents removed) -> our channel.
+CHANNEL_WORDS: dict[str, str] = {
+    **{
+        w: "phone"
+        for w in (
+            "phone",
+            "telephone",
+            "tel",
+            "appel",
+            "call",
+            "voice",
+            "voix",
+            "inbound",
+            "outbound",
+            "entrant",
+            "sortant",
+            "appel entrant",
+            "appel sortant",
+        )
+    },
+    **{w: "email" for w in ("email", "e-mail", "mail", "courriel")},
+    **{w: "chat" for w in ("chat", "tchat", "messagerie", "live chat", "webchat")},
+    **{
+        w: "face_to_face"
+        for w in (
+            "face_to_face",
+            "face a face",
+            "face-a-face",
+            "agence",
+            "boutique",
+            "magasin",
+            "visite",
+            "en personne",
+            "accueil",
+        )
+    },
+}
+
+# Header words (lower case, accents and punctuation removed) that usually hold each field.
+HEADER_WORDS: dict[str, tuple[str, ...]] = {
+    "id": (
+        "id",
+        "interaction id",
+        "id appel",
+        "id interaction",
+        "identifiant",
+        "identifiant appel",
+        "call id",
+        "numero appel",
+        "ref appel",
+        "n appel",
+        "no appel",
+        "num appel",
+        "uuid",
+    ),
+    "employee_id": (
+        "employee id",
+        "employee",
+        "agent",
+        "id agent",
+        "matricule",
+        "conseiller",
+        "login agent",
+        "agent id",
+        "operateur",
+        "collaborateur",
+    ),
+    "channel": ("channel", "canal", "media", "type", "type appel"),
+    "started_at": (
+        "started at",
+        "start",
+        "date",
+        "date heure",
+        "debut",
+        "date debut",
+        "date appel",
+        "heure debut",
+        "start time",
+        "horodatage",
+    ),
+    "duration_seconds": (
+        "duration",
+        "duree",
+        "duree s",
+        "duree sec",
+        "duree secondes",
+        "duration seconds",
+        "duree appel",
+        "temps conversation",
+        "duree conversation",
+    ),
+    "recording": ("recording", "enregistrement", "fichier audio", "url enregistrement", "audio", "lien"),
+    "customer_ref": (
+        "customer",
+        "customer ref",
+        "client",
+        "ref client",
+        "reference client",
+        "numero client",
+        "id client",
+    ),
+}
+
+
+def _plain(text: str) -> str:
+    """Lower case, accents removed, punctuation as single spaces: for matching words."""
+    text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode("ascii").lower()
+    return " ".join(re.sub(r"[^a-z0-9-]+", " ", text).split())
+
+
+class ColumnMapping(BaseModel):
+    """Which column of the file holds each field, and how to read the values."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    columns: dict[str, str]  # field -> column header in the file
+    default_channel: Channel | None = None  # when the file has no channel column (a phone system's log)
+    channels: dict[str, Channel] = {}  # extra channel words of this export -> our channel
+    date_format: str | None = None  # strftime format tried before the usual ones
+    timezone: str = "Europe/Paris"  # local times in the file are in this zone
+    duration_unit: Literal["seconds", "minutes", "milliseconds"] = "seconds"
+    sep: str | None = None  # None: guessed from the header line
+    encoding: str | None = None  # None: UTF-8 (with or without BOM), else Windows-1252 / Latin-1
+    sheet: str | None = None  # Excel sheet; None: the first
+
+    @field_validator("columns")
+    @classmethod
+    def _known_fields(cls, columns: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(columns) - set(FIELDS))
+        if unknown:
+            raise ValueError(f"unknown field(s) {', '.join(unknown)} (fields: {', '.join(FIELDS)})")
+        return columns
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r} (e.g. Europe/Paris)") from None
+        return zone
+
+
+def guess_mapping(headers: Iterable[str]) -> ColumnMapping:
+    """A first mapping from the file's headers (the page shows it for the user to correct)."""
+    plain = {_plain(h): h for h in headers}
+    columns: dict[str, str] = {}
+    for name, words in HEADER_WORDS.items():
+        for word in words:
+            if word in plain and plain[word] not in columns.values():
+                columns[name] = plain[word]
+                break
+    return ColumnMapping(columns=columns)
+
+
+@dataclass(frozen=True, order=True)
+class RowProblem:
+    """One bad row or file-level problem: the file line, the column (0 = whole row), what is wrong."""
+
+    line: int
+    column: int
+    code: str
+    values: tuple[tuple[str, Any], ...] = ()
+
+    def message(self, lang: str = "en") -> str:
+        return t(f"sampling.import.{self.code}", lang, **dict(self.values))
+
+    def located(self, source: str, lang: str = "en") -> str:
+        where = f"{source}:{self.line}" + (f":{self.column}" if self.column else "")
+        return f"{where}: {self.message(lang)}"
+
+
+def problem(line: int, code: str, column: int = 0, **values: Any) -> RowProblem:
+    return RowProblem(int(line), int(column), code, tuple(sorted(values.items())))
+
+
+class ImportRefused(QAError):
+    """The file was refused as a whole: nothing was imported. Holds every problem found."""
+
+    def __init__(self, source: str, problems: list[RowProblem]) -> None:
+        self.source = source
+        self.problems = sorted(problems)
+        super().__init__(self.render())
+
+    def render(self, lang: str = "en", limit: int | None = MAX_SHOWN) -> str:
+        shown = self.problems if limit is None else self.problems[:limit]
+        lines = [t("sampling.import.refused", lang, source=self.source, n=len(self.problems))]
+        lines += [p.located(self.source, lang) for p in shown]
+        if len(shown) < len(self.problems):
+            lines.append(t("sampling.import.more", lang, n=len(self.problems) - len(shown)))
+        return "\n".join(lines)
+
+
+@dataclass
+class Table:
+    """The file as strings: one column per header, and the file line (or sheet row) of each row."""
+
+    frame: pd.DataFrame
+    lines: np.ndarray
+    header_line: int
+    source: str
+
+
+# -- reading bytes -------------------------------------------------------------------------------
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def _line_at(data: bytes | str, offset: int) -> int:
+    newline = b"\n" if isinstance(data, bytes) else "\n"
+    return data.count(newline, 0, offset) + 1  # type: ignore[arg-type]
+
+
+def decode_text(data: bytes, source: str, encoding: str | None = None) -> str:
+    """The text of a CSV export: UTF-8 (BOM or not), else Windows-1252/Latin-1; refuses anything else."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data[:4096]:
+        raise ImportRefused(source, [problem(1, "not_text")])
+    skip = 0
+    if encoding is None and data.startswith(codecs.BOM_UTF8):
+        encoding, skip = "utf-8", len(codecs.BOM_UTF8)  # the BOM promises UTF-8: a bad byte is an error
+    tried = [encoding] if encoding else ["utf-8", "cp1252", "latin-1"]
+    text = None
+    for name in tried:
+        try:
+            text = data[skip:].decode(name)
+            break
+        except UnicodeDecodeError as error:
+            failure = error
+        except LookupError:
+            raise ImportRefused(source, [problem(1, "unknown_encoding", encoding=name)]) from None
+    if text is None:
+        at = skip + failure.start
+        raise ImportRefused(
+            source, [problem(_line_at(data, at), "bad_encoding", encoding=tried[0], byte=f"0x{data[at]:02x}")]
+        )
+    text = text.removeprefix("\ufeff")
+    bad = _CONTROL.search(text)
+    if bad:
+        raise ImportRefused(
+            source, [problem(_line_at(text, bad.start()), "control_character", char=f"U+{ord(bad.group()):04X}")]
+        )
+    return text
+
+
+def _guess_sep(header: str) -> str:
+    counts = {sep: header.count(sep) for sep in SEPARATORS}
+    best = max(counts, key=lambda sep: counts[sep])
+    return best if counts[best] else ";"
+
+
+def read_csv_table(data: bytes, source: str, mapping: ColumnMapping | None = None) -> Table:
+    """A CSV export as a table of strings, each row with its line in the file."""
+    text = decode_text(data, source, mapping.encoding if mapping else None)
+    body = text.lstrip("\r\n\t ")
+    if not body.strip():
+        raise ImportRefused(source, [problem(1, "empty")])
+    header_line = text[: len(text) - len(body)].count("\n") + 1
+    first = body.split("\n", 1)[0]
+    sep = (mapping.sep if mapping and mapping.sep else None) or _guess_sep(first)
+    try:
+        frame = pd.read_csv(
+            io.StringIO(body),
+            sep=sep,
+            dtype=str,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            engine="c",
+            quotechar='"',
+        )
+    except pd.errors.ParserError as error:
+        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
+        if found:
+            expected, line, saw = map(int, found.groups())
+            raise ImportRefused(
+                source, [problem(line + header_line - 1, "field_count", expected=expected, found=saw)]
+            ) from None
+        raise ImportRefused(source, [problem(header_line, "unreadable_csv", reason=str(error).strip())]) from None
+    except pd.errors.EmptyDataError:
+        raise ImportRefused(source, [problem(1, "empty")]) from None
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.fillna("")
+    lines = np.arange(len(frame), dtype=np.int64) + header_line + 1
+    # A quoted field may hold line breaks: shift the line of every following row.
+    if '"' in body:
+        breaks = sum(frame[c].str.count("\n").to_numpy() for c in frame.columns)
+        if breaks.any():
+            lines = lines + np.concatenate([[0], np.cumsum(breaks)[:-1]]).astype(np.int64)
+    return _drop_blank_rows(Table(frame, lines, header_line, source))
+
+
+def read_excel_table(data: bytes, source: str, sheet: str | None = None) -> Table:
+    """An Excel workbook's sheet (the first by default) as a table of strings, with sheet row numbers."""
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise ImportRefused(source, [problem(1, "old_excel")])
+    try:
+        book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
+    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as error:
+        raise ImportRefused(source, [problem(1, "unreadable_excel", reason=str(error))]) from None
+    with book:
+        names = [str(n) for n in book.sheet_names]
+        if sheet is not None and sheet not in names:
+            raise ImportRefused(source, [problem(1, "no_sheet", sheet=sheet, sheets=", ".join(names))])
+        frame = pd.read_excel(
+            book, sheet_name=sheet if sheet is not None else 0, dtype=str, keep_default_na=False, na_filter=False
+        )
+    if frame.empty and not len(frame.columns):
+        raise ImportRefused(source, [problem(1, "empty")])
+    frame.columns = [str(c).strip() for c in frame.columns]
+    frame = frame.fillna("").astype(str)
+    lines = np.arange(len(frame), dtype=np.int64) + 2
+    return _drop_blank_rows(Table(frame, lines, 1, source))
+
+
+def _drop_blank_rows(table: Table) -> Table:
+    frame = table.frame
+    if len(frame.columns):
+        blank = np.logical_and.reduce([frame[c].str.strip().eq("").to_numpy() for c in frame.columns])
+        if blank.any():
+            table = Table(frame[~blank].reset_index(drop=True), table.lines[~blank], table.header_line, table.source)
+    if table.frame.empty:
+        raise ImportRefused(table.source, [problem(table.header_line + 1, "no_rows")])
+    return table
+
+
+def is_excel(data: bytes, filename: str = "") -> bool:
+    return data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")) or filename.lower().endswith(
+        (".xlsx", ".xlsm", ".xls")
+    )
+
+
+def read_table(data: bytes, source: str, mapping: ColumnMapping | None = None, sheet: str | None = None) -> Table:
+    """A call log's bytes (CSV or Excel, told apart by content) as a table of strings."""
+    if not data.strip():
+        raise ImportRefused(source, [problem(1, "empty")])
+    if is_excel(data, source):
+        return read_excel_table(data, source, sheet or (mapping.sheet if mapping else None))
+    return read_csv_table(data, source, mapping)
+
+
+# -- validating rows -----------------------------------------------------------------------------
+
+
+class _Collector:
+    """Gathers problems of vectorised checks: a boolean mask of bad rows -> one problem per row."""
+
+    def __init__(self, table: Table) -> None:
+        self.table = table
+        self.problems: list[RowProblem] = []
+        self.bad = np.zeros(len(table.frame), dtype=bool)
+
+    def add(self, mask: np.ndarray, code: str, column: int, **values: Any) -> None:
+        """`values` may hold arrays (one value per row) or scalars."""
+        rows = np.flatnonzero(mask)
+        for row in rows.tolist():
+            row_values = {k: (v[row] if isinstance(v, np.ndarray) else v) for k, v in values.items()}
+            self.problems.append(problem(self.table.lines[row], code, column, **row_values))
+        self.bad |= mask
+
+
+def _column(table: Table, mapping: ColumnMapping) -> tuple[dict[str, str], list[RowProblem]]:
+    """The actual header of each mapped field (exact, else ignoring case and accents); missing ones."""
+    headers = list(table.frame.columns)
+    plain = {_plain(h): h for h in headers}
+    found: dict[str, str] = {}
+    problems: list[RowProblem] = []
+    for name in FIELDS:
+        wanted = mapping.columns.get(name)
+        if wanted is None:
+            if name in REQUIRED and not (name == "channel" and mapping.default_channel):
+                if name == "duration_seconds":
+                    continue  # optional when the mapping does not name it
+                problems.append(problem(table.header_line, "unmapped_field", field=name))
+            continue
+        header = wanted if wanted in headers else plain.get(_plain(wanted))
+        if header is None:
+            problems.append(
+                problem(table.header_line, "missing_column", field=name, column_name=wanted, found=", ".join(headers))
+            )
+        else:
+            found[name] = header
+    return found, problems
+
+
+def _parse_dates(raw: pd.Series, mapping: ColumnMapping) -> pd.Series:
+    """Naive local times from text, trying the mapping's format then the usual ones (NaT if none fits)."""
+    text = raw.str.strip()
+    result = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    formats = ((mapping.date_format,) if mapping.date_format else ()) + DATE_FORMATS
+    for fmt in formats:
+        todo = result.isna() & text.ne("")
+        if not todo.any():
+            break
+        parsed = pd.to_datetime(text[todo], format=fmt, errors="coerce")
+        result[todo] = parsed
+    return result
+
+
+def _parse_durations(raw: pd.Series, unit: str) -> pd.Series:
+    """Seconds from `125`, `125,5`, `1 234` (in the mapping's unit), `mm:ss` or `hh:mm:ss` (NaN if unreadable)."""
+    text = raw.str.strip().str.replace(r"[\s\u00a0\u202f]", "", regex=True)
+    factor = {"seconds": 1.0, "minutes": 60.0, "milliseconds": 0.001}[unit]
+    seconds = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce") * factor
+    clock = text.str.fullmatch(r"\d{1,4}:\d{1,2}(:\d{1,2})?")
+    if clock.any():
+        parts = text[clock].str.split(":", expand=True).apply(pd.to_numeric)
+        if parts.shape[1] == 2:
+            clock_seconds = parts[0] * 60 + parts[1]
+        else:
+            clock_seconds = pd.Series(
+                np.where(
+                    parts[2].isna(), parts[0] * 60 + parts[1], parts[0] * 3600 + parts[1] * 60 + parts[2].fillna(0)
+                ),
+                index=parts.index,
+            )
+        seconds[clock] = clock_seconds
+    return seconds
+
+
+def parse_interactions(table: Table, mapping: ColumnMapping) -> list[Interaction]:
+    """Valid interactions of every row, or ImportRefused listing every bad row with its line."""
+    columns, problems = _column(table, mapping)
+    if problems:
+        raise ImportRefused(table.source, problems)
+    frame, check = table.frame, _Collector(table)
+    position = {name: list(frame.columns).index(header) + 1 for name, header in columns.items()}
+    n = len(frame)
+    values: dict[str, Any] = {}
+
+    for name in ("id", "employee_id"):
+        raw = frame[columns[name]].str.strip()
+        empty = raw.eq("").to_numpy()
+        check.add(empty, f"missing_{name}", position[name])
+        wrong = ~raw.str.fullmatch(KEY.pattern).to_numpy() & ~empty
+        check.add(wrong, f"bad_{name}", position[name], value=raw.to_numpy())
+        values[name] = raw.to_numpy()
+    ids = frame[columns["id"]].str.strip()
+    duplicated = ids.duplicated(keep="first").to_numpy() & ids.ne("").to_numpy()
+    if duplicated.any():
+        first_line = pd.Series(table.lines).groupby(ids.to_numpy()).transform("first").to_numpy()
+        check.add(duplicated, "duplicate_id", position["id"], value=ids.to_numpy(), first=first_line)
+
+    if "channel" in columns:
+        raw = frame[columns["channel"]]
+        words = {**CHANNEL_WORDS, **{_plain(k): v for k, v in mapping.channels.items()}}
+        uniques = raw.unique()
+        lookup = {u: words.get(_plain(u), mapping.default_channel if not u.strip() else None) for u in uniques}
+        channel = raw.map(lookup)
+        unknown = channel.isna().to_numpy()
+        check.add(unknown, "bad_channel", position["channel"], value=raw.to_numpy(), known=", ".join(CHANNELS))
+        values["channel"] = channel.to_numpy()
+    else:
+        values["channel"] = np.full(n, mapping.default_channel, dtype=object)
+
+    raw_dates = frame[columns["started_at"]]
+    dates = _parse_dates(raw_dates, mapping)
+    empty = raw_dates.str.strip().eq("").to_numpy()
+    check.add(empty, "missing_started_at", position["started_at"])
+    check.add(dates.isna().to_numpy() & ~empty, "bad_date", position["started_at"], value=raw_dates.to_numpy())
+    localized = dates.dt.tz_localize(
+        ZoneInfo(mapping.timezone), ambiguous=np.ones(n, dtype=bool), nonexistent="shift_forward"
+    )
+    values["started_at"] = localized
+
+    if "duration_seconds" in columns:
+        raw_durations = frame[columns["duration_seconds"]]
+        seconds = _parse_durations(raw_durations, mapping.duration_unit)
+        blank = raw_durations.str.strip().eq("").to_numpy()
+        check.add(
+            seconds.isna().to_numpy() & ~blank,
+            "bad_duration",
+            position["duration_seconds"],
+            value=raw_durations.to_numpy(),
+        )
+        check.add(
+            (seconds < 0).to_numpy(), "negative_duration", position["duration_seconds"], value=raw_durations.to_numpy()
+        )
+        values["duration_seconds"] = seconds.round().to_numpy()
+    for name in ("recording", "customer_ref"):
+        if name in columns:
+            values[name] = frame[columns[name]].to_numpy()  # kept exactly as given
+
+    if check.problems:
+        raise ImportRefused(table.source, check.problems)
+    return _records(values, n)
+
+
+def _records(values: dict[str, Any], n: int) -> list[Interaction]:
+    """Interaction records from checked columns (each value is already valid: no second validation)."""
+    starts = values["started_at"].dt.to_pydatetime() if hasattr(values["started_at"], "dt") else values["started_at"]
+    durations = values.get("duration_seconds")
+    duration_list = [None if d != d else int(d) for d in durations.tolist()] if durations is not None else [None] * n
+    recordings = values.get("recording")
+    customers = values.get("customer_ref")
+    out = []
+    construct = Interaction.model_construct
+    ids, employees, channels = values["id"].tolist(), values["employee_id"].tolist(), values["channel"].tolist()
+    rec_list = [r if r.strip() else None for r in recordings.tolist()] if recordings is not None else [None] * n
+    cust_list = [c if c.strip() else None for c in customers.tolist()] if customers is not None else [None] * n
+    for i in range(n):
+        out.append(
+            construct(
+                id=ids[i],
+                employee_id=employees[i],
+                channel=channels[i],
+                started_at=starts[i],
+                duration_seconds=duration_list[i],
+                recording=rec_list[i],
+                customer_ref=cust_list[i],
+            )
+        )
+    return out
+
+
+# -- saved mappings ------------------------------------------------------------------------------
+
+
+def _mapping_path(data_dir: Path, name: str) -> Path:
+    if not MAPPING_NAME.match(name):
+        raise QAError(t("sampling.import.bad_mapping_name", "en", name=name))
+    return Path(data_dir) / "mappings" / f"{name}.json"
+
+
+def save_mapping(data_dir: Path, name: str, mapping: ColumnMapping) -> Path:
+    """Keep `mapping` under `name` for later imports (atomic: a reader never sees half a file)."""
+    path = _mapping_path(data_dir, name)
+    payload = json.dumps(mapping.model_dump(mode="json"), ensure_ascii=False, indent=2, sort_keys=True)
+    atomic_write(path, payload.encode("utf-8") + b"\n")
+    return path
+
+
+def load_mapping(data_dir: Path, name: str) -> ColumnMapping:
+    path = _mapping_path(data_dir, name)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        known = ", ".join(list_mappings(data_dir)) or "-"
+        raise QAError(t("sampling.import.no_mapping", "en", name=name, known=known)) from None
+    except (OSError, ValueError) as error:
+        raise QAError(f"{path}: {error}") from None
+    return mapping_from_dict(data, str(path))
+
+
+def mapping_from_dict(data: Mapping[str, Any], source: str) -> ColumnMapping:
+    try:
+        return ColumnMapping.model_validate(data)
+    except ValidationError as error:
+        details = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False))
+        raise QAError(f"{source}: invalid column mapping: {details}") from None
+
+
+def list_mappings(data_dir: Path) -> list[str]:
+    folder = Path(data_dir) / "mappings"
+    return sorted(p.stem for p in folder.glob("*.json") if not p.name.startswith(".")) if folder.is_dir() else []
+
+
+# -- into the store ------------------------------------------------------------------------------
+
+
+@dataclass
+class ImportReport:
+    """What an import did: rows read, interactions added, already present, unknown employees skipped."""
+
+    source: str
+    rows: int
+    added: int
+    already_present: int
+    unknown_employees: dict[str, list[int]] = field(default_factory=dict)  # employee id -> file lines
+    skipped_rows: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "source": self.source,
+            "rows": self.rows,
+            "added": self.added,
+            "already_present": self.already_present,
+            "skipped_rows": self.skipped_rows,
+            "unknown_employees": self.unknown_employees,
+        }
+
+
+def import_interactions(
+    store: Any,
+    data: bytes,
+    source: str,
+    mapping: ColumnMapping,
+    *,
+    sheet: str | None = None,
+    skip_unknown_employees: bool = False,
+) -> ImportReport:
+    """Parse a call log and add its interactions to the store, all or nothing (idempotent on the id).
+
+    Rows of employees missing from the roster refuse the file (one problem per row), unless
+    `skip_unknown_employees`: then they are left out and listed in the report. Nobody is invented.
+    """
+    table = read_table(data, source, mapping, sheet)
+    records = parse_interactions(table, mapping)
+    known = {e.id for e in store.list_employees()}
+    unknown: dict[str, list[int]] = {}
+    keep: list[Interaction] = []
+    for record, line in zip(records, table.lines.tolist(), strict=True):
+        if record.employee_id in known:
+            keep.append(record)
+        else:
+            unknown.setdefault(record.employee_id, []).append(line)
+    if unknown and not skip_unknown_employees:
+        column = list(table.frame.columns).index(_column(table, mapping)[0]["employee_id"]) + 1
+        raise ImportRefused(
+            source,
+            [problem(line, "unknown_employee", column, value=emp) for emp, lines in unknown.items() for line in lines],
+        )
+    added = store.add_interactions(keep) if keep else 0
+    return ImportReport(source, len(records), added, len(keep) - added, unknown, len(records) - len(keep))
+
+
+def import_file(
+    store: Any,
+    path: str | Path,
+    mapping: ColumnMapping | None = None,
+    *,
+    sheet: str | None = None,
+    skip_unknown_employees: bool = False,
+) -> ImportReport:
+    """`import_interactions` for a file on disk; without a mapping, one guessed from its headers."""
+    path = Path(path)
+    try:
+        data = path.read_bytes()
+    except OSError as error:
+        raise QAError(f"{path}: cannot read the file: {error.strerror or error}") from None
+    if mapping is None:
+        mapping = guess_mapping(read_table(data, str(path), None, sheet).frame.columns)
+    return import_interactions(
+        store, data, str(path), mapping, sheet=sheet, skip_unknown_employees=skip_unknown_employees
+    )
