@@ -294,16 +294,19 @@ def score_summary(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _summarise_columns(frame: pd.DataFrame, by: str, columns: Sequence[str], name: str) -> pd.DataFrame:
     """n, mean, stdev and interval of several score columns per group, as long rows (`name` = column)."""
-    stats = frame.groupby(by, observed=True)[list(columns)].agg(["count", "mean", "std"])
-    parts = []
-    for column in columns:
-        part = stats[column].rename(columns={"count": "n", "std": "stdev"}).reset_index()
-        part.insert(1, name, column)
-        parts.append(part)
-    long = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=[by, name, "n", "mean", "stdev"])
-    long = long[long["n"] > 0].reset_index(drop=True)
-    long[by] = long[by].astype(str)
-    return _with_intervals(long)
+    grouped = frame.groupby(by, observed=True)[list(columns)]
+    counts, means, stdevs = grouped.count(), grouped.mean(), grouped.std()
+    groups = counts.index.astype(str).to_numpy()
+    long = pd.DataFrame(
+        {
+            by: np.repeat(groups, len(columns)),
+            name: np.tile(np.asarray(columns, dtype=object), len(groups)),
+            "n": counts.to_numpy().ravel(),
+            "mean": means.to_numpy(dtype=float).ravel(),
+            "stdev": stdevs.to_numpy(dtype=float).ravel(),
+        }
+    )
+    return _with_intervals(long[long["n"] > 0].reset_index(drop=True))
 
 
 def behaviours_by(frame: pd.DataFrame, by: str) -> pd.DataFrame:

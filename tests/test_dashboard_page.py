@@ -1,0 +1,168 @@
+"""The dashboard and calibration pages in Streamlit's AppTest: charts, filters, blind answers, disputes."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from qa import calibration as cal
+from qa.auth import Actor, hash_password
+from qa.demo import demo_records
+from qa.models import User
+from qa.store import Store
+
+from .calibration_world import mini
+from .conftest import ROOT
+
+PASSWORD = "correct horse battery"  # noqa: S105 - a test user in a temporary folder
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("dashboard") / "data"
+    demo = demo_records(12, 400, seed=3, today=date(2025, 6, 15))
+    store = Store.open(folder)
+    store.upsert_employees(demo.employees)
+    for loaded in demo.scorecards.values():
+        store.remember_scorecard(loaded.id, loaded.version, loaded.card.model_dump(mode="json"))
+    store.add_interactions(demo.interactions)
+    store.import_evaluations(demo.evaluations, by="demo")
+    now = datetime(2025, 6, 1, tzinfo=UTC)
+    for name, role in (("lea", "qa_lead"), ("sam", "shopper"), ("max", "shopper")):
+        store.add_user(
+            User(name=name, display_name=name.title(), role=role, password_hash=hash_password(PASSWORD), created_at=now)
+        )
+    store.close()
+    return folder
+
+
+def signed_in(monkeypatch, data_dir, name: str, page: str = "dashboard") -> AppTest:
+    monkeypatch.setenv("QA_DATA_DIR", str(data_dir))
+    at = AppTest.from_file(str(ROOT / "pages" / f"{page}.py"), default_timeout=30).run()
+    at.text_input(key="signin_name").input(name)
+    at.text_input(key="signin_password").input(PASSWORD)
+    at.button[0].click()  # the sign-in form's submit button, the only button before signing in
+    return at.run()
+
+
+def test_a_qa_lead_sees_every_chart_with_its_data_downloadable(monkeypatch, data_dir):
+    at = signed_in(monkeypatch, data_dir, "lea")
+    assert not at.exception
+    assert [tab.label for tab in at.tabs] == [
+        "Répartition",
+        "Comportements",
+        "Tendances",
+        "Priorités de coaching",
+        "Échantillon",
+        "Dérive des évaluateurs",
+    ]
+    assert any("évaluation(s) retenue(s)" in text.value for text in at.text)
+    downloads = at.get("download_button")
+    assert {d.proto.label for d in downloads} == {"Télécharger les données (CSV)"}
+    assert len(downloads) >= 5
+    charts = at.get("plotly_chart")
+    assert len(charts) >= 4
+
+
+def test_filters_change_the_selection(monkeypatch, data_dir):
+    at = signed_in(monkeypatch, data_dir, "lea")
+    before = next(text.value for text in at.text if "retenue" in text.value)
+    at.multiselect(key="dash_channel").set_value(["phone"]).run()
+    assert not at.exception
+    after = next(text.value for text in at.text if "retenue" in text.value)
+    assert int(after.split()[0]) < int(before.split()[0])
+    at.radio(key="dash_by").set_value("site").run()
+    at.radio(key="dash_granularity").set_value("week").run()
+    at.checkbox(key="dash_submitted").check().run()
+    assert not at.exception
+
+
+def test_a_shopper_is_refused(monkeypatch, data_dir):
+    at = signed_in(monkeypatch, data_dir, "sam")
+    assert not at.exception
+    assert at.error and not at.tabs
+
+
+# --- the calibration page ------------------------------------------------------------------------
+
+
+def interactions(data_dir, count: int) -> list[str]:
+    store = Store.open(data_dir)
+    try:
+        return [ev.interaction_id for ev in store.iter_evaluations() if ev.interaction_id][:count]
+    finally:
+        store.close()
+
+
+def test_an_evaluator_answers_blind_and_the_lead_reads_the_report(monkeypatch, data_dir):
+    lead = Actor("lea", "qa_lead")
+    units = interactions(data_dir, 2)
+    book = cal.CalibrationBook(data_dir)
+    session = cal.create_session(book, lead, mini(), units, ["sam", "max"], session_id="page-1")
+    cal.submit_answers(
+        book, Actor("max", "shopper"), session.id, units[0], {"greet": "yes", "thanks": "no", "quality": 2, "steps": 1}
+    )
+
+    at = signed_in(monkeypatch, data_dir, "sam", "calibration")
+    assert not at.exception
+    assert [tab.label for tab in at.tabs] == ["À noter"]  # no sessions, creation or disputes for a shopper
+    for cid, value in (("greet", "yes"), ("thanks", "yes"), ("quality", 5), ("steps", 3)):
+        at.radio(key=f"cal_page-1_{units[0]}_{cid}").set_value(value)
+    at.button(key=f"FormSubmitter:cal_form_{units[0]}-Enregistrer mes réponses").click().run()
+    assert not at.exception and at.success
+    assert cal.answers_of(book, Actor("sam", "shopper"), "page-1", "sam")[units[0]]["quality"] == 5
+    assert "quality" not in str([r.value for r in at.radio])  # max's answers are nowhere on sam's page
+
+    at = signed_in(monkeypatch, data_dir, "lea", "calibration")
+    assert not at.exception
+    at.selectbox(key="cal_session").set_value("page-1").run()
+    assert any("masquées" in c.value for c in at.caption)
+    at.button(key="cal_close").click().run()
+    assert not at.exception
+    assert at.metric[0].label == "Alpha de Krippendorff de la session"
+    assert len(at.dataframe) >= 2
+
+
+def test_a_lead_creates_a_session_from_the_page(monkeypatch, data_dir):
+    units = interactions(data_dir, 3)
+    at = signed_in(monkeypatch, data_dir, "lea", "calibration")
+    at.selectbox(key="cal_new_scorecard").set_value("phone_call")
+    at.text_input(key="cal_new_units").input(",".join(units))
+    at.multiselect(key="cal_new_evaluators").set_value(["sam", "max"])
+    at.selectbox(key="cal_new_reference").set_value("lea")
+    at.button(key="FormSubmitter:cal_new-Créer la session").click().run()
+    assert not at.exception
+    assert at.success and "créée" in at.success[0].value
+    created = [
+        s for s in cal.list_sessions(cal.CalibrationBook(data_dir), Actor("lea", "qa_lead")) if s.reference_by == "lea"
+    ]
+    assert [u.id for u in created[0].units] == units
+
+
+def test_a_lead_records_and_confirms_a_dispute_from_the_page(monkeypatch, data_dir):
+    store = Store.open(data_dir)
+    try:
+        target = next(ev for ev in store.iter_evaluations(status="approved") if ev.scorecard_id == "phone_call")
+    finally:
+        store.close()
+    at = signed_in(monkeypatch, data_dir, "lea", "calibration")
+    at.text_input(key="dispute_evaluation").input(target.id).run()
+    criterion = next(iter(target.answers))
+    at.multiselect(key="dispute_criteria").set_value([criterion])
+    at.text_area(key="dispute_reason").input('=HYPERLINK("x") <script>alert(1)</script>')
+    at.button(key="FormSubmitter:dispute_open-Enregistrer la contestation").click().run()
+    assert not at.exception and any("retirée du site" in s.value for s in at.success)
+    at.selectbox(key="dispute_chosen").set_value(target.id)
+    at.radio(key="dispute_how").set_value("confirm").run()
+    assert any("<script>" in text.value for text in at.text)  # shown as plain text, never as markup
+    at.text_area(key="dispute_decision").input("heard on the recording")
+    at.button(key="FormSubmitter:dispute_resolve-Enregistrer la décision").click().run()
+    assert not at.exception and any("tranchée" in s.value for s in at.success)
+    store = Store.open(data_dir)
+    try:
+        assert store.get_evaluation(target.id).status == "approved"
+        assert [e.action for e in store.audit_log(target.id)][-2:] == ["dispute_opened", "dispute_confirmed"]
+    finally:
+        store.close()
