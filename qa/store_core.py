@@ -171,10 +171,10 @@ class StoreCore:
             self._write_meta({"migrating_from": schema})
         for version in range(schema, SCHEMA):
             MIGRATIONS[version](self, self.data_dir)  # type: ignore[arg-type]
+        self._write_meta({})  # done; only then may the old files go (a kill here leaves them, harmless)
         for version in range(schema, SCHEMA):
             for name in LEFTOVERS.get(version, []):
                 (self.data_dir / name).unlink(missing_ok=True)
-        self._write_meta({})
 
     def _remove_temp_files(self) -> None:
         """Temporary files left by a killed writer (we hold the lock: none is being written)."""
