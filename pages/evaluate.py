@@ -8,35 +8,25 @@ import streamlit as st
 
 from qa import evaluations
 from qa.errors import QAError
-from ui import form, session
+from ui import draft, form, session
 
 page = session.guard("evaluate")
 t, lang = page.t, page.lang
 AUTO_RESUMED = "auto_resumed"
 
 
-def visit_scorecards() -> dict:
-    """Scorecards for a face-to-face visit built on the four behaviours."""
-    return {
-        sid: loaded
-        for sid, loaded in session.scorecards().items()
-        if "face_to_face" in loaded.card.channels and all(s.behaviour for s in loaded.card.sections)
-    }
-
-
 def call_scorecard(channel: str):
-    for loaded in session.scorecards().values():
-        if channel in loaded.card.channels and all(s.behaviour for s in loaded.card.sections):
-            return loaded
+    for loaded in session.behaviour_scorecards(channel).values():
+        return loaded
     raise QAError(t("ui.evaluate.no_call_scorecard"))
 
 
 def when(moment: datetime) -> str:
-    return moment.astimezone(form.local_tz()).strftime("%d/%m/%Y %H:%M")
+    return moment.astimezone(draft.local_tz()).strftime("%d/%m/%Y %H:%M")
 
 
 def _open(state: dict, notice: str | None = None) -> None:
-    form.open_draft(state, notice)
+    draft.open_draft(state, notice)
 
 
 def _start(kind: str, value: str | None = None) -> None:
@@ -50,13 +40,13 @@ def _start(kind: str, value: str | None = None) -> None:
             if state is None:
                 raise QAError(t("ui.evaluate.draft_gone"))
         elif kind == "visit":
-            state = evaluations.start_visit(store, actor, session.scorecard(value or ""), tz=form.local_tz())
+            state = evaluations.start_visit(store, actor, session.scorecard(value or ""), tz=draft.local_tz())
         else:
             interaction = (value or "").strip()
             channel = evaluations.interaction_channel(store, actor, interaction)
             state = evaluations.start_call(store, actor, call_scorecard(channel), interaction)
     except QAError as error:
-        st.session_state[form.SAVE_ERROR] = str(error)
+        st.session_state[draft.SAVE_ERROR] = str(error)
         return
     _open(state)
 
@@ -67,13 +57,13 @@ def _call_from_input() -> None:
 
 def chooser() -> None:
     st.header(t("ui.evaluate.title"))
-    if st.session_state.get(form.SAVE_ERROR):
-        st.error(st.session_state.pop(form.SAVE_ERROR))
+    if st.session_state.get(draft.SAVE_ERROR):
+        st.error(st.session_state.pop(draft.SAVE_ERROR))
     drafts = evaluations.drafts(page.store, page.actor)
     if drafts:
         st.subheader(t("ui.evaluate.drafts"))
-        for n, draft in enumerate(drafts):
-            state = draft.state
+        for n, saved in enumerate(drafts):
+            state = saved.state
             employee = evaluations.employee_of(page.store, page.actor, state)
             where = (state.get("context") or {}).get("site") or state.get("interaction_id") or ""
             title = session.scorecards().get(state.get("scorecard_id"))
@@ -85,7 +75,7 @@ def chooser() -> None:
                         for p in (
                             employee.display_name if employee else "",
                             str(where),
-                            t("ui.evaluate.saved_at", when=when(draft.updated_at)),
+                            t("ui.evaluate.saved_at", when=when(saved.updated_at)),
                         )
                         if p
                     )
@@ -94,12 +84,12 @@ def chooser() -> None:
                     t("ui.evaluate.resume"),
                     key=f"resume_{n}",
                     on_click=_start,
-                    args=("resume", draft.key),
+                    args=("resume", saved.key),
                     type="primary",
                     use_container_width=True,
                 )
     st.subheader(t("ui.evaluate.new_visit"))
-    cards = visit_scorecards()
+    cards = session.behaviour_scorecards("face_to_face")
     if len(cards) > 1:
         st.selectbox(
             t("ui.evaluate.scorecard"),
@@ -139,7 +129,7 @@ def chooser() -> None:
 
 
 def result() -> None:
-    done = st.session_state[form.RESULT]
+    done = st.session_state[draft.RESULT]
     score = done["score"]
     loaded = session.scorecards().get(done["scorecard"])
     band = score.get("band")
@@ -155,16 +145,16 @@ def result() -> None:
     st.caption(t("ui.evaluate.submitted_id", id=done["id"]))
 
 
-state = st.session_state.get(form.DRAFT)
+state = st.session_state.get(draft.DRAFT)
 if state is None and not st.session_state.get(AUTO_RESUMED):
     # After a reload, a dropped connection or a restart: back to the latest draft at once.
     st.session_state[AUTO_RESUMED] = True
     latest = evaluations.drafts(page.store, page.actor)
     if latest:
         state = dict(latest[0].state)
-        form.open_draft(state, t("ui.evaluate.resumed", when=when(latest[0].updated_at)))
+        draft.open_draft(state, t("ui.evaluate.resumed", when=when(latest[0].updated_at)))
 if state is None:
-    if form.RESULT in st.session_state:
+    if draft.RESULT in st.session_state:
         result()
     chooser()
 else:
@@ -172,8 +162,8 @@ else:
         loaded = session.scorecard(state["scorecard_id"])
     except QAError as error:
         session.show_error(error)
-        st.button(t("ui.evaluate.back"), key="leave_draft", on_click=form.close_draft)
+        st.button(t("ui.evaluate.back"), key="leave_draft", on_click=draft.close_draft)
         st.stop()
     form.render(page, loaded, state)
     st.divider()
-    st.button(t("ui.evaluate.back"), key="leave_draft", on_click=form.close_draft, icon=":material/list:")
+    st.button(t("ui.evaluate.back"), key="leave_draft", on_click=draft.close_draft, icon=":material/list:")

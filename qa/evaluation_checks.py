@@ -108,9 +108,11 @@ def problems(card: Scorecard, state: Mapping[str, Any], *, employee_known: bool 
         found[EMPLOYEE] = UNKNOWN
     context = with_measured(card, state.get("context") or {})
     for field in card.context:
-        code = context_problem(field, context.get(field.id))
-        if code is None and field.measured_from is not None and context.get(field.id) is not None:
-            code = ORDER if context[field.id] < 0 else None
+        value = context.get(field.id)
+        if field.measured_from is not None and isinstance(value, int | float) and value < 0:
+            code: str | None = ORDER  # the second time stamped before the first
+        else:
+            code = context_problem(field, value)
         if code:
             found[context_key(field.id)] = code
     answers = state.get("answers") or {}

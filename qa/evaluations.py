@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, tzinfo
 from typing import Any
 
@@ -21,6 +22,7 @@ from qa.auth import Actor, can_read_evaluation, require
 from qa.errors import AnswerError, NotFound, PermissionDenied, QAError
 from qa.evaluation_checks import parse_moment, problems, with_measured
 from qa.models import Assignment, AuditEntry, Draft, Employee, Evaluation, Interaction
+from qa.scorecard_model import Scorecard
 from qa.scorecards import LoadedScorecard
 from qa.scoring import score
 
@@ -288,7 +290,8 @@ def submit(store, actor: Actor, loaded: LoadedScorecard, state: dict[str, Any], 
 
 def _remember(store, loaded: LoadedScorecard) -> None:
     """Keep this scorecard version in the store so old evaluations stay readable after edits."""
-    store.remember_scorecard(loaded.id, loaded.version, loaded.card.model_dump(mode="json"))
+    # Only the fields the author set, as every other writer does (a full dump does not read back).
+    store.remember_scorecard(loaded.id, loaded.version, loaded.card.model_dump(mode="json", exclude_unset=True))
 
 
 def _close_assignment(store, actor: Actor, state: dict[str, Any], evaluation_id: str) -> None:
@@ -305,6 +308,45 @@ def my_assignments(store, actor: Actor) -> list[Assignment]:
     """The actor's assignments still to do."""
     require(actor, "evaluate")
     return [a for a in store.assignments(evaluator=actor.name) if a.status in ("open", "in_progress")]
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One assigned call still to evaluate, with what the evaluator needs to pick it."""
+
+    assignment: Assignment
+    interaction: Interaction | None
+    employee: Employee | None
+
+
+def queue(store, actor: Actor) -> list[QueueItem]:
+    """The actor's open assignments with their call and employee, the oldest call first."""
+    items = [
+        QueueItem(a, _maybe(store.get_interaction, a.interaction_id), _maybe(store.get_employee, a.employee_id))
+        for a in my_assignments(store, actor)
+    ]
+    far_future = datetime.max.replace(tzinfo=UTC)
+    return sorted(
+        items, key=lambda i: (i.interaction.started_at if i.interaction else far_future, i.assignment.interaction_id)
+    )
+
+
+def scorecard_of(store, actor: Actor, evaluation: Evaluation) -> Scorecard | None:
+    """The scorecard exactly as it was when the evaluation was scored (None if not stored)."""
+    from qa.calibration import scorecard_from_json  # heavy (statistics); only the detail views need it
+
+    open_evaluation(store, actor, evaluation.id)
+    try:
+        return scorecard_from_json(store.get_scorecard_version(evaluation.scorecard_id, evaluation.scorecard_version))
+    except (NotFound, ValueError):
+        return None
+
+
+def employee_name(store, actor: Actor, evaluation: Evaluation) -> str:
+    """The display name of the evaluated employee (their id when unknown)."""
+    open_evaluation(store, actor, evaluation.id)
+    employee = _maybe(store.get_employee, evaluation.employee_id)
+    return employee.display_name if employee else evaluation.employee_id
 
 
 def open_evaluation(store, actor: Actor, evaluation_id: str) -> Evaluation:

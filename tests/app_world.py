@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import cache
 from pathlib import Path
 
 from qa.auth import hash_password
@@ -25,6 +26,11 @@ CALL = {
 }
 
 
+@cache
+def _hash(password: str) -> str:
+    return hash_password(password)  # argon2 is slow on purpose: once per process is enough
+
+
 def populate(store, data_dir: Path) -> None:
     """Users (one per role, two shoppers), three employees and one recorded call assigned to lea."""
     now = datetime(2026, 11, 1, tzinfo=UTC)
@@ -34,7 +40,7 @@ def populate(store, data_dir: Path) -> None:
                 name=name,
                 display_name=name.title(),
                 role=role,
-                password_hash=hash_password(PASSWORDS[name]),
+                password_hash=_hash(PASSWORDS[name]),
                 created_at=now,
             )
         )

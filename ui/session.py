@@ -15,9 +15,9 @@ from typing import Any
 import streamlit as st
 
 from qa.auth import Actor, Sessions, SignInError, Throttle, authenticate
-from qa.errors import NotFound, QAError
+from qa.errors import NotFound, QAError, ScorecardError
 from qa.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
-from qa.scorecards import DEFAULT_DIR, LoadedScorecard, load_all, scorecard_files
+from qa.scorecards import DEFAULT_DIR, LoadedScorecard, load_all, load_scorecard, scorecard_files
 
 TOKEN = "auth_token"  # noqa: S105 - the session-state key holding the token, not a secret
 LANG = "lang"
@@ -70,11 +70,43 @@ def scorecards() -> dict[str, LoadedScorecard]:
     return _scorecards(str(folder), stamp)
 
 
+@st.cache_data(show_spinner=False, max_entries=8)
+def _statuses(folder: str, stamp: tuple[tuple[str, float], ...]) -> list[tuple[str, LoadedScorecard | None, list[str]]]:
+    out: list[tuple[str, LoadedScorecard | None, list[str]]] = []
+    for path in scorecard_files([Path(folder)]):
+        try:
+            out.append((path.name, load_scorecard(path), []))
+        except ScorecardError as error:
+            out.append((path.name, None, [str(problem) for problem in error.problems]))
+    return out
+
+
+def scorecard_statuses() -> list[tuple[str, LoadedScorecard | None, list[str]]]:
+    """Every scorecard file with its validated scorecard, or the problems that make it invalid."""
+    folder = scorecards_dir()
+    stamp = tuple((p.name, p.stat().st_mtime) for p in scorecard_files([folder]))
+    return _statuses(str(folder), stamp)
+
+
+def site_dir() -> Path:
+    """Where the coaching site is built: env QA_SITE_DIR, default ./site."""
+    return Path(os.environ.get("QA_SITE_DIR") or "site").resolve()
+
+
 def scorecard(scorecard_id: str) -> LoadedScorecard:
     cards = scorecards()
     if scorecard_id not in cards:
         raise QAError(tr()("ui.unknown_scorecard", id=scorecard_id))
     return cards[scorecard_id]
+
+
+def behaviour_scorecards(channel: str) -> dict[str, LoadedScorecard]:
+    """The scorecards built on the four behaviours that cover `channel` (field evaluations)."""
+    return {
+        sid: loaded
+        for sid, loaded in scorecards().items()
+        if channel in loaded.card.channels and all(s.behaviour for s in loaded.card.sections)
+    }
 
 
 def lang() -> str:
