@@ -1,10 +1,15 @@
-"""Backups of the data folder: instant hard-link snapshots, zip archives, checks and restores.
+"""Backups of the data folder: snapshots that share nothing with the live files, zips, restores.
 
 A backup is a folder (or a zip of one) holding every file of the data folder as it was at one
-moment, plus `MANIFEST.json` (schema, time, reason, each file's size), written last: a backup
-without its manifest is incomplete. Because the durable storage never writes a file in place
-(it replaces it), a snapshot taken under the store's lock can hard-link the files: it is instant
-and costs no space until the files change.
+moment, plus `MANIFEST.json` (schema, time, reason, each file's size and live stat), written
+last: a backup without its manifest is incomplete.
+
+Taking one is quick even for a large store. Under the store's lock, a file unchanged since the
+previous backup is hard-linked to that backup's copy, and a changed file is hard-linked to the
+live file (instant, and safe because the durable storage never writes a file in place). Then,
+with no lock held, `detach` gives every file still shared with the live folder its own copy, so
+that damage to a live file in place (disk errors, `> file`) never reaches a backup. A detach
+interrupted by a crash is finished at the next open.
 
 A restore is staged in `.restore/` and then applied file by file; a marker written between the two
 lets the next `Store.open` finish a restore that was interrupted.
@@ -15,7 +20,7 @@ from __future__ import annotations
 import os
 import shutil
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -25,6 +30,7 @@ from qa.errors import StoreError, UnreadableFile
 from qa.storage import atomic_write, decode, ensure_dir, fsync_dir
 
 MANIFEST = "MANIFEST.json"
+DETACHED = ".detached"
 BACKUPS = "backups"
 RESTORE = ".restore"
 # Folders whose *.json files all belong to the store (a restore removes the ones not in the backup).
@@ -37,10 +43,11 @@ class Manifest:
     created_at: str
     reason: str
     files: dict[str, int]  # relative path -> size in bytes
+    stats: dict[str, list[int]] = field(default_factory=dict)  # path -> live [inode, mtime_ns, size]
 
     def to_bytes(self) -> bytes:
         data = {"format": "qualiterrain-backup", "schema": self.schema, "created_at": self.created_at,
-                "reason": self.reason, "files": self.files}
+                "reason": self.reason, "files": self.files, "stats": self.stats}
         return orjson.dumps(data, option=orjson.OPT_INDENT_2)
 
 
@@ -62,28 +69,65 @@ def is_store_file(rel: str) -> bool:
     return rel.endswith(".json") and (len(parts) == 1 or parts[0] in STORE_FOLDERS)
 
 
-def snapshot(data_dir: Path, dest: Path, *, link: bool, schema: int, created_at: str, reason: str) -> Path:
-    """Copy or hard-link every data file into the new folder `dest`. The caller holds the lock."""
+def _link(source: Path, target: Path) -> bool:
+    try:
+        os.link(source, target)
+    except OSError:  # no hard links on this file system, or the source vanished
+        return False
+    return True
+
+
+def snapshot(data_dir: Path, dest: Path, *, link: bool, previous: Path | None, schema: int, created_at: str,
+             reason: str) -> Path:
+    """Every data file into the new folder `dest` (then call `detach`). The caller holds the lock.
+
+    Files unchanged since `previous` share its copy; with `link`, changed files are hard-linked to
+    the live ones for now (only for storages that never write a file in place); else copied.
+    """
+    earlier = read_manifest(previous).stats if previous is not None else {}
     partial = dest.with_name(dest.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
     files: dict[str, int] = {}
+    stats: dict[str, list[int]] = {}
     for rel in data_files(data_dir):
         source, target = data_dir / rel, partial / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            if not link:
-                raise OSError("copy requested")
-            os.link(source, target)
-        except OSError:
+        st = source.stat()
+        stats[rel] = [st.st_ino, st.st_mtime_ns, st.st_size]
+        unchanged = previous is not None and earlier.get(rel) == stats[rel]
+        if not ((unchanged and _link(previous / rel, target)) or (link and _link(source, target))):
             shutil.copy2(source, target)
         files[rel] = target.stat().st_size
     partial.mkdir(parents=True, exist_ok=True)
-    atomic_write(partial / MANIFEST, Manifest(schema, created_at, reason, files).to_bytes())
+    atomic_write(partial / MANIFEST, Manifest(schema, created_at, reason, files, stats).to_bytes())
     for folder, _, _ in os.walk(partial):
         fsync_dir(Path(folder))
     os.rename(partial, dest)
     fsync_dir(dest.parent)
     return dest
+
+
+def detach(backup: Path, data_dir: Path) -> None:
+    """Give each file of `backup` still shared with the live data folder its own copy."""
+    if (backup / DETACHED).exists() or not backup.is_dir():
+        return
+    touched: set[Path] = set()
+    for rel in read_manifest(backup).files:
+        target, live = backup / rel, data_dir / rel
+        try:
+            shared = os.path.samefile(target, live)
+        except FileNotFoundError:
+            continue
+        if shared:
+            tmp = target.with_name(f".{target.name}.detach.tmp")
+            shutil.copy2(target, tmp)
+            with open(tmp, "rb") as handle:
+                os.fsync(handle.fileno())
+            os.replace(tmp, target)
+            touched.add(target.parent)
+    for folder in touched:
+        fsync_dir(folder)
+    atomic_write(backup / DETACHED, b"")
 
 
 def write_zip(folder: Path, dest: Path) -> Path:
@@ -117,7 +161,8 @@ def _parse_manifest(raw: bytes, src: Path) -> Manifest:
     try:
         data: Any = orjson.loads(raw)
         return Manifest(int(data["schema"]), str(data["created_at"]), str(data.get("reason", "")),
-                        {str(k): int(v) for k, v in data["files"].items()})
+                        {str(k): int(v) for k, v in data["files"].items()},
+                        {str(k): [int(x) for x in v] for k, v in data.get("stats", {}).items()})
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise StoreError(f"{src} is not a Qualiterrain backup (bad {MANIFEST}: {error})") from None
 
@@ -179,7 +224,7 @@ def list_backups(data_dir: Path) -> list[tuple[Manifest, Path]]:
     if not folder.is_dir():
         return found
     for entry in folder.iterdir():
-        if entry.name.endswith(".partial") or entry.name.startswith("."):
+        if entry.name.endswith((".partial", ".tmp")) or entry.name.startswith("."):
             continue
         try:
             found.append((read_manifest(entry), entry))

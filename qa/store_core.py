@@ -28,6 +28,7 @@ from qa.backups import (
     BACKUPS,
     backup_problems,
     copy_folder,
+    detach,
     finish_restore,
     list_backups,
     newest_good_backup,
@@ -112,6 +113,7 @@ class StoreCore:
         self._file_lock = FileLock(str(data_dir / ".lock"), timeout=lock_timeout)
         self._lock_timeout = lock_timeout
         self._parts = Partitions(data_dir, self._storage_cls, cache_mb * 2**20)
+        self._undetached: list[Path] = []  # snapshots taken under the lock, to detach after it
         self._where: dict[str, str] = {}  # evaluation id -> partition, learnt as they are seen
         self._learnt: dict[str, Any] = {}  # partition -> the header summary its ids came from
         self._prepared = False
@@ -156,6 +158,7 @@ class StoreCore:
             raise StoreError(f"{self.data_dir} holds {meta.get('storage')} files, not {self._storage_name}")
         self.layout = {key: int(meta.get(key, value)) for key, value in LAYOUT_DEFAULTS.items()}
         self._remove_temp_files()
+        self._undetached += [path for _, path in list_backups(self.data_dir)]  # finished if interrupted
         self._check_small_files()
 
     def _write_meta(self, extra: dict[str, Any]) -> None:
@@ -189,6 +192,9 @@ class StoreCore:
             for entry in backups.iterdir():
                 if entry.name.endswith(".partial"):
                     shutil.rmtree(entry, ignore_errors=True)
+                elif entry.is_dir():
+                    for tmp in entry.rglob(".*.detach.tmp"):
+                        tmp.unlink()
 
     def _check_small_files(self) -> None:
         """Read the small tables now, so a damaged one is reported when the store opens."""
@@ -217,6 +223,7 @@ class StoreCore:
 
     @contextmanager
     def _writing(self) -> Iterator[None]:
+        snapshots: list[Path] = []
         with self._mutex:
             self._check_open()
             outer = self._depth == 0
@@ -236,8 +243,11 @@ class StoreCore:
             finally:
                 self._depth -= 1
                 if outer:
+                    snapshots, self._undetached = self._undetached, []
                     self._file_lock.release()
                     self._parts.evict()
+        for folder in snapshots:  # copying the changed files needs no lock: see qa/backups.py
+            detach(folder, self.data_dir)
 
     def _check_open(self) -> None:
         if self._closed:
@@ -311,8 +321,11 @@ class StoreCore:
         while dest.exists():
             n += 1
             dest = folder / f"{name}-{n}"
-        snapshot(self.data_dir, dest, link=self._storage_cls.replaces_files, schema=schema,
+        backups = list_backups(self.data_dir)
+        previous = backups[0][1] if backups and backups[0][1].is_dir() else None
+        snapshot(self.data_dir, dest, link=self._storage_cls.replaces_files, previous=previous, schema=schema,
                  created_at=now.isoformat(), reason=reason)
+        self._undetached.append(dest)
         for kind in ("auto", "manual"):
             if reason == kind:
                 for _, old in [b for b in list_backups(self.data_dir) if b[0].reason == kind][self._keep_backups:]:
@@ -320,7 +333,7 @@ class StoreCore:
         return dest
 
     def _maybe_backup(self) -> None:
-        if self._backup_every is None or not self._storage_cls.replaces_files:
+        if self._backup_every is None:
             return
         now = self._now()
         if self._last_backup is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import random
 import signal
 import subprocess
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from qa.store import Store
+from tests import store_worker
 from tests.store_support import Clock, evaluation, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -40,19 +42,30 @@ def check_acknowledged(store: Store, lines: list[str]) -> int:
     return submitted
 
 
+def write_until_killed(data: Path, prefix: str, kill_at: int, acks: Path) -> None:
+    """In a forked process: write, printing acknowledgements to `acks`, until killed."""
+    with open(acks, "w") as out:
+        sys.stdout = out
+        store_worker.kill_at(kill_at)
+        store_worker.main(str(data), prefix, 10_000, wait=False)
+
+
 @pytest.mark.slow
 def test_acknowledged_writes_survive_sigkill_at_random_moments(tmp_path: Path) -> None:
     data = tmp_path / "data"
     open_store(data).close()
     rng = random.Random(20250520)
+    fork = multiprocessing.get_context("fork")  # a real process, without paying for imports 20 times
     acknowledged: list[str] = []
     half_written = 0
     for round_ in range(20):
         # SIGKILL just before a random file-system call: between any two steps of some write
-        proc = worker(data, f"r{round_:02d}", 10_000, "--kill-at", str(rng.randint(5, 400)))
-        out, err = proc.communicate()
-        assert proc.returncode == -signal.SIGKILL, f"the writer was not killed: {err}"
-        acknowledged += out.splitlines()
+        acks = tmp_path / f"acks-{round_}.txt"
+        proc = fork.Process(target=write_until_killed, args=(data, f"r{round_:02d}", rng.randint(5, 250), acks))
+        proc.start()
+        proc.join(timeout=120)
+        assert proc.exitcode == -signal.SIGKILL, "the writer was not killed"
+        acknowledged += acks.read_text().splitlines()
         half_written += any(p.name.endswith(".tmp") for p in data.rglob("*"))
         with Store.open(data) as store:  # opens (cleaning the killed writer's temp files) and reads
             submitted = check_acknowledged(store, acknowledged)
@@ -67,10 +80,10 @@ def test_acknowledged_writes_survive_sigkill_at_random_moments(tmp_path: Path) -
 def test_sixteen_threads_and_two_processes_lose_nothing(tmp_path: Path) -> None:
     data = tmp_path / "data"
     store = open_store(data, clock=Clock())
-    procs = [worker(data, f"p{n}", 40, "--wait") for n in range(2)]
+    procs = [worker(data, f"p{n}", 30, "--wait") for n in range(2)]
     for proc in procs:
         assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
-    per_thread = 12
+    per_thread = 8
     start = threading.Barrier(17)
     failures: list[BaseException] = []
 
@@ -100,7 +113,7 @@ def test_sixteen_threads_and_two_processes_lose_nothing(tmp_path: Path) -> None:
 
     with Store.open(data) as fresh:  # everything is on disk, readable, exactly once
         ids = [e.id for e in fresh.iter_evaluations()]
-        assert len(ids) == len(set(ids)) == 16 * per_thread + 2 * 40
+        assert len(ids) == len(set(ids)) == 16 * per_thread + 2 * 30
         for t in range(16):
             for i in range(per_thread):
                 assert [e.action for e in fresh.audit_log(f"t{t:02d}-{i:03d}")] == ["submitted", "comment"]
