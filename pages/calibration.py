@@ -14,9 +14,10 @@ from qa.errors import QAError
 from qa.scorecard_model import NA, Criterion, Points, Rating, Scorecard
 from ui import form, session
 
-# Evaluators answer here too: the page opens to anyone who evaluates, and each part checks more
-# (the domain refuses anyway: blind answers, calibrate and disputes permissions).
-page = session.guard("evaluate")
+# QA leads only, as the app's navigation lists it: they organise sessions and also score calls in
+# them. (Shoppers take part through `qa calibration answer --as`; the domain already lets any
+# participant answer, so opening this page to "evaluate" is all a shopper tab would need.)
+page = session.guard("calibrate")
 t, lang, actor, store = page.t, page.lang, page.actor, page.store
 book = cal.CalibrationBook.of(store)
 

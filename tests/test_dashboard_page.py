@@ -30,7 +30,7 @@ def data_dir(tmp_path_factory):
     store.add_interactions(demo.interactions)
     store.import_evaluations(demo.evaluations, by="demo")
     now = datetime(2025, 6, 1, tzinfo=UTC)
-    for name, role in (("lea", "qa_lead"), ("sam", "shopper"), ("max", "shopper")):
+    for name, role in (("lea", "qa_lead"), ("sam", "shopper"), ("kim", "qa_lead"), ("max", "qa_lead")):
         store.add_user(
             User(name=name, display_name=name.title(), role=role, password_hash=hash_password(PASSWORD), created_at=now)
         )
@@ -100,20 +100,21 @@ def test_an_evaluator_answers_blind_and_the_lead_reads_the_report(monkeypatch, d
     lead = Actor("lea", "qa_lead")
     units = interactions(data_dir, 2)
     book = cal.CalibrationBook(data_dir)
-    session = cal.create_session(book, lead, mini(), units, ["sam", "max"], session_id="page-1")
+    session = cal.create_session(book, lead, mini(), units, ["kim", "max"], session_id="page-1")
     cal.submit_answers(
-        book, Actor("max", "shopper"), session.id, units[0], {"greet": "yes", "thanks": "no", "quality": 2, "steps": 1}
+        book, Actor("max", "qa_lead"), session.id, units[0], {"greet": "yes", "thanks": "no", "quality": 2, "steps": 1}
     )
 
-    at = signed_in(monkeypatch, data_dir, "sam", "calibration")
+    at = signed_in(monkeypatch, data_dir, "kim", "calibration")
     assert not at.exception
-    assert [tab.label for tab in at.tabs] == ["À noter"]  # no sessions, creation or disputes for a shopper
     for cid, value in (("greet", "yes"), ("thanks", "yes"), ("quality", 5), ("steps", 3)):
         at.radio(key=f"cal_page-1_{units[0]}_{cid}").set_value(value)
     at.button(key=f"FormSubmitter:cal_form_{units[0]}-Enregistrer mes réponses").click().run()
     assert not at.exception and at.success
-    assert cal.answers_of(book, Actor("sam", "shopper"), "page-1", "sam")[units[0]]["quality"] == 5
-    assert "quality" not in str([r.value for r in at.radio])  # max's answers are nowhere on sam's page
+    assert cal.answers_of(book, Actor("kim", "qa_lead"), "page-1", "kim")[units[0]]["quality"] == 5
+    assert [r.value for r in at.radio if r.key and r.key.startswith("cal_page-1")] == ["yes", "yes", 5, 3] + [None] * 4
+    # max's answers (no, 2, 1) are nowhere on kim's page while the session is open
+    assert not any(r.value in ("no", 2, 1) for r in at.radio if r.key and r.key.startswith("cal_page-1"))
 
     at = signed_in(monkeypatch, data_dir, "lea", "calibration")
     assert not at.exception
@@ -130,7 +131,7 @@ def test_a_lead_creates_a_session_from_the_page(monkeypatch, data_dir):
     at = signed_in(monkeypatch, data_dir, "lea", "calibration")
     at.selectbox(key="cal_new_scorecard").set_value("phone_call")
     at.text_input(key="cal_new_units").input(",".join(units))
-    at.multiselect(key="cal_new_evaluators").set_value(["sam", "max"])
+    at.multiselect(key="cal_new_evaluators").set_value(["kim", "max", "sam"])
     at.selectbox(key="cal_new_reference").set_value("lea")
     at.button(key="FormSubmitter:cal_new-Créer la session").click().run()
     assert not at.exception
@@ -166,3 +167,9 @@ def test_a_lead_records_and_confirms_a_dispute_from_the_page(monkeypatch, data_d
         assert [e.action for e in store.audit_log(target.id)][-2:] == ["dispute_opened", "dispute_confirmed"]
     finally:
         store.close()
+
+
+def test_a_shopper_is_refused_the_calibration_page(monkeypatch, data_dir):
+    at = signed_in(monkeypatch, data_dir, "sam", "calibration")
+    assert not at.exception
+    assert at.error and not at.tabs
