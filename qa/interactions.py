@@ -25,11 +25,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from qa.errors import QAError
 from qa.i18n import t
-from qa.models import Channel, Interaction
+from qa.models import Channel, Interaction, validated_many
 from qa.storage import atomic_write
 
 FIELDS = ("id", "employee_id", "channel", "started_at", "duration_seconds", "recording", "customer_ref")
@@ -405,10 +407,13 @@ class _Collector:
         self.bad = np.zeros(len(table.frame), dtype=bool)
 
     def add(self, mask: np.ndarray, code: str, column: int, **values: Any) -> None:
-        """`values` may hold arrays (one value per row) or scalars."""
+        """`values` may hold arrays or Series (one value per row) or scalars."""
         rows = np.flatnonzero(mask)
         for row in rows.tolist():
-            row_values = {k: (v[row] if isinstance(v, np.ndarray) else v) for k, v in values.items()}
+            row_values = {
+                k: (v.iloc[row] if isinstance(v, pd.Series) else v[row] if isinstance(v, np.ndarray) else v)
+                for k, v in values.items()
+            }
             self.problems.append(problem(self.table.lines[row], code, column, **row_values))
         self.bad |= mask
 
@@ -437,10 +442,25 @@ def _column(table: Table, mapping: ColumnMapping) -> tuple[dict[str, str], list[
     return found, problems
 
 
+def _fast_french_dates(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """`dd/mm/yyyy hh:mm` parsed by Arrow (C++, ~20x faster than pandas' strptime): (datetime64[s], ok).
+
+    Arrow rolls 31/02 over to 03/03, so a date is kept only if its month is the one written."""
+    arr = pa.array(text, type=pa.large_string())
+    parsed = pc.strptime(arr, format="%d/%m/%Y %H:%M", unit="s", error_is_null=True)
+    month = pc.utf8_lpad(pc.cast(pc.month(parsed), pa.large_string()), 2, "0")
+    ok = pc.and_(pc.equal(pc.utf8_length(arr), 16), pc.equal(pc.utf8_slice_codeunits(arr, 3, 5), month))
+    ok_np = ok.fill_null(False).to_numpy(zero_copy_only=False)
+    return parsed.to_numpy(zero_copy_only=False).astype("datetime64[ns]"), ok_np
+
+
 def _parse_dates(raw: pd.Series, mapping: ColumnMapping) -> pd.Series:
     """Naive local times from text, trying the mapping's format then the usual ones (NaT if none fits)."""
     text = raw.str.strip()
     result = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns]")
+    if mapping.date_format in (None, "%d/%m/%Y %H:%M"):
+        values, ok = _fast_french_dates(text)
+        result[ok] = values[ok]
     formats = ((mapping.date_format,) if mapping.date_format else ()) + DATE_FORMATS
     for fmt in formats:
         todo = result.isna() & text.ne("")
@@ -453,7 +473,9 @@ def _parse_dates(raw: pd.Series, mapping: ColumnMapping) -> pd.Series:
 
 def _parse_durations(raw: pd.Series, unit: str) -> pd.Series:
     """Seconds from `125`, `125,5`, `1 234` (in the mapping's unit), `mm:ss` or `hh:mm:ss` (NaN if unreadable)."""
-    text = raw.str.strip().str.replace(r"[\s\u00a0\u202f]", "", regex=True)
+    text = raw.str.strip()
+    for space in (" ", "\u00a0", "\u202f"):  # thousands separators; plain replaces stay in Arrow's kernels
+        text = text.str.replace(space, "", regex=False)
     factor = {"seconds": 1.0, "minutes": 60.0, "milliseconds": 0.001}[unit]
     seconds = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce") * factor
     clock = text.str.fullmatch(r"\d{1,4}:\d{1,2}(:\d{1,2})?")
@@ -472,8 +494,25 @@ def _parse_durations(raw: pd.Series, unit: str) -> pd.Series:
     return seconds
 
 
+@dataclass
+class Checked:
+    """The rows of a call log, every value checked: one array per field, ready for the store."""
+
+    values: dict[str, Any]
+    rows: int
+    employee_column: int  # position of the employee column, for messages
+
+    def documents(self, keep: np.ndarray | None = None) -> list[dict[str, Any]]:
+        return _documents(self.values, self.rows, keep)
+
+
 def parse_interactions(table: Table, mapping: ColumnMapping) -> list[Interaction]:
     """Valid interactions of every row, or ImportRefused listing every bad row with its line."""
+    return validated_many(Interaction, check_rows(table, mapping).documents())
+
+
+def check_rows(table: Table, mapping: ColumnMapping) -> Checked:
+    """Every row checked and converted (vectorised), or ImportRefused listing every bad row."""
     columns, problems = _column(table, mapping)
     if problems:
         raise ImportRefused(table.source, problems)
@@ -487,13 +526,13 @@ def parse_interactions(table: Table, mapping: ColumnMapping) -> list[Interaction
         empty = raw.eq("").to_numpy()
         check.add(empty, f"missing_{name}", position[name])
         wrong = ~raw.str.fullmatch(KEY.pattern).to_numpy() & ~empty
-        check.add(wrong, f"bad_{name}", position[name], value=raw.to_numpy())
+        check.add(wrong, f"bad_{name}", position[name], value=raw)
         values[name] = raw.to_numpy()
     ids = frame[columns["id"]].str.strip()
     duplicated = ids.duplicated(keep="first").to_numpy() & ids.ne("").to_numpy()
     if duplicated.any():
         first_line = pd.Series(table.lines).groupby(ids.to_numpy()).transform("first").to_numpy()
-        check.add(duplicated, "duplicate_id", position["id"], value=ids.to_numpy(), first=first_line)
+        check.add(duplicated, "duplicate_id", position["id"], value=ids, first=first_line)
 
     if "channel" in columns:
         raw = frame[columns["channel"]]
@@ -502,7 +541,7 @@ def parse_interactions(table: Table, mapping: ColumnMapping) -> list[Interaction
         lookup = {u: words.get(_plain(u), mapping.default_channel if not u.strip() else None) for u in uniques}
         channel = raw.map(lookup)
         unknown = channel.isna().to_numpy()
-        check.add(unknown, "bad_channel", position["channel"], value=raw.to_numpy(), known=", ".join(CHANNELS))
+        check.add(unknown, "bad_channel", position["channel"], value=raw, known=", ".join(CHANNELS))
         values["channel"] = channel.to_numpy()
     else:
         values["channel"] = np.full(n, mapping.default_channel, dtype=object)
@@ -511,11 +550,7 @@ def parse_interactions(table: Table, mapping: ColumnMapping) -> list[Interaction
     dates = _parse_dates(raw_dates, mapping)
     empty = raw_dates.str.strip().eq("").to_numpy()
     check.add(empty, "missing_started_at", position["started_at"])
-    check.add(dates.isna().to_numpy() & ~empty, "bad_date", position["started_at"], value=raw_dates.to_numpy())
-    localized = dates.dt.tz_localize(
-        ZoneInfo(mapping.timezone), ambiguous=np.ones(n, dtype=bool), nonexistent="shift_forward"
-    )
-    values["started_at"] = localized
+    check.add(dates.isna().to_numpy() & ~empty, "bad_date", position["started_at"], value=raw_dates)
 
     if "duration_seconds" in columns:
         raw_durations = frame[columns["duration_seconds"]]
@@ -525,11 +560,9 @@ def parse_interactions(table: Table, mapping: ColumnMapping) -> list[Interaction
             seconds.isna().to_numpy() & ~blank,
             "bad_duration",
             position["duration_seconds"],
-            value=raw_durations.to_numpy(),
+            value=raw_durations,
         )
-        check.add(
-            (seconds < 0).to_numpy(), "negative_duration", position["duration_seconds"], value=raw_durations.to_numpy()
-        )
+        check.add((seconds < 0).to_numpy(), "negative_duration", position["duration_seconds"], value=raw_durations)
         values["duration_seconds"] = seconds.round().to_numpy()
     for name in ("recording", "customer_ref"):
         if name in columns:
@@ -537,34 +570,47 @@ def parse_interactions(table: Table, mapping: ColumnMapping) -> list[Interaction
 
     if check.problems:
         raise ImportRefused(table.source, check.problems)
-    return _records(values, n)
+    values["started_at"] = _iso_local(dates, mapping.timezone)
+    return Checked(values, n, position["employee_id"])
 
 
-def _records(values: dict[str, Any], n: int) -> list[Interaction]:
-    """Interaction records from checked columns (each value is already valid: no second validation)."""
-    starts = values["started_at"].dt.to_pydatetime() if hasattr(values["started_at"], "dt") else values["started_at"]
+def _iso_local(naive: pd.Series, zone: str) -> np.ndarray:
+    """ISO 8601 text with the zone's UTC offset of each naive local time, e.g. 2026-12-01T09:30:00+01:00.
+
+    Built with numpy from the offsets actually used (two a year): much faster than a datetime each.
+    DST: an hour that happens twice is taken the first time, a skipped hour is moved forward."""
+    local = naive.dt.tz_localize(ZoneInfo(zone), ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
+    wall = local.dt.tz_localize(None)
+    offset = ((wall - local.dt.tz_convert("UTC").dt.tz_localize(None)).dt.total_seconds() // 60).astype(np.int64)
+    text = np.datetime_as_string(wall.to_numpy(dtype="datetime64[s]"), unit="s")
+    labels = {m: f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for m in np.unique(offset).tolist()}
+    lookup = np.array(list(labels.values()), dtype="<U6")
+    suffix = lookup[np.searchsorted(np.array(list(labels), dtype=np.int64), offset.to_numpy())]
+    return np.char.add(text.astype("<U19"), suffix)
+
+
+def _documents(values: dict[str, Any], n: int, keep: np.ndarray | None = None) -> list[dict[str, Any]]:
+    """JSON-ready documents of the checked rows (optionally only those in `keep`)."""
+    pick = (lambda column: column[keep]) if keep is not None else (lambda column: column)
+    count = int(keep.sum()) if keep is not None else n
+    columns: list[list[Any]] = [
+        pick(values["id"]).tolist(),
+        pick(values["employee_id"]).tolist(),
+        pick(values["channel"]).tolist(),
+        pick(values["started_at"]).tolist(),
+    ]
     durations = values.get("duration_seconds")
-    duration_list = [None if d != d else int(d) for d in durations.tolist()] if durations is not None else [None] * n
-    recordings = values.get("recording")
-    customers = values.get("customer_ref")
-    out = []
-    construct = Interaction.model_construct
-    ids, employees, channels = values["id"].tolist(), values["employee_id"].tolist(), values["channel"].tolist()
-    rec_list = [r if r.strip() else None for r in recordings.tolist()] if recordings is not None else [None] * n
-    cust_list = [c if c.strip() else None for c in customers.tolist()] if customers is not None else [None] * n
-    for i in range(n):
-        out.append(
-            construct(
-                id=ids[i],
-                employee_id=employees[i],
-                channel=channels[i],
-                started_at=starts[i],
-                duration_seconds=duration_list[i],
-                recording=rec_list[i],
-                customer_ref=cust_list[i],
-            )
+    if durations is None:
+        columns.append([None] * count)
+    else:
+        picked = pick(durations)
+        columns.append([None if d != d else int(d) for d in picked.tolist()])
+    for name in ("recording", "customer_ref"):
+        column = values.get(name)
+        columns.append(
+            [v if v.strip() else None for v in pick(column).tolist()] if column is not None else [None] * count
         )
-    return out
+    return [dict(zip(FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
 
 
 # -- saved mappings ------------------------------------------------------------------------------
@@ -649,23 +695,25 @@ def import_interactions(
     `skip_unknown_employees`: then they are left out and listed in the report. Nobody is invented.
     """
     table = read_table(data, source, mapping, sheet)
-    records = parse_interactions(table, mapping)
-    known = {e.id for e in store.list_employees()}
+    checked = check_rows(table, mapping)
+    employees = checked.values["employee_id"]
+    keep = pd.Series(employees).isin([e.id for e in store.list_employees()]).to_numpy()
     unknown: dict[str, list[int]] = {}
-    keep: list[Interaction] = []
-    for record, line in zip(records, table.lines.tolist(), strict=True):
-        if record.employee_id in known:
-            keep.append(record)
-        else:
-            unknown.setdefault(record.employee_id, []).append(line)
+    for row in np.flatnonzero(~keep).tolist():
+        unknown.setdefault(employees[row], []).append(int(table.lines[row]))
     if unknown and not skip_unknown_employees:
-        column = list(table.frame.columns).index(_column(table, mapping)[0]["employee_id"]) + 1
         raise ImportRefused(
             source,
-            [problem(line, "unknown_employee", column, value=emp) for emp, lines in unknown.items() for line in lines],
+            [
+                problem(line, "unknown_employee", checked.employee_column, value=emp)
+                for emp, lines in unknown.items()
+                for line in lines
+            ],
         )
-    added = store.add_interactions(keep) if keep else 0
-    return ImportReport(source, len(records), added, len(keep) - added, unknown, len(records) - len(keep))
+    kept = int(keep.sum())
+    # Documents, not records: the store validates them once (pydantic-core), then writes them.
+    added = store.add_interactions(checked.documents(keep)) if kept else 0
+    return ImportReport(source, checked.rows, added, kept - added, unknown, checked.rows - kept)
 
 
 def import_file(

@@ -480,23 +480,27 @@ def assign_evaluators(
 ) -> tuple[dict[str, str], list[str]]:
     """Evaluator of each (interaction id, employee id), balancing load, never the employee themself.
 
-    Items are taken in a seeded random order; each goes to the least loaded evaluator allowed
-    (ties drawn at random). Returns ({interaction id: evaluator}, [ids nobody may evaluate]).
+    Items are taken most constrained first, then in a seeded random order; each goes to the least
+    loaded evaluator allowed (ties drawn at random). Returns ({interaction id: evaluator}, [ids nobody may evaluate]).
     """
     links = links or {}
     pool = sorted(set(evaluators))
     load = np.array([int((loads or {}).get(e, 0)) for e in pool], dtype=np.int64)
     _, _, rng = generators(seed)
     ordered = sorted(items)
+    allowed = [np.array([not is_linked(e, emp, links) for e in pool], dtype=bool) for _, emp in ordered]
+    # The most constrained interactions first (fewest allowed evaluators), else in a seeded random
+    # order: the others can then still even out the load.
+    rank = rng.permutation(len(ordered)).tolist()
     out: dict[str, str] = {}
     nobody: list[str] = []
-    for index in rng.permutation(len(ordered)).tolist():
-        interaction_id, employee_id = ordered[index]
-        allowed = np.array([not is_linked(e, employee_id, links) for e in pool], dtype=bool)
-        if not allowed.any():
+    for index in sorted(range(len(ordered)), key=lambda k: (int(allowed[k].sum()), rank[k])):
+        interaction_id, _ = ordered[index]
+        ok = allowed[index]
+        if not ok.any():
             nobody.append(interaction_id)
             continue
-        candidates = np.flatnonzero(allowed & (load == load[allowed].min()))
+        candidates = np.flatnonzero(ok & (load == load[ok].min()))
         choice = int(candidates[rng.integers(len(candidates))]) if len(candidates) > 1 else int(candidates[0])
         out[interaction_id] = pool[choice]
         load[choice] += 1
