@@ -94,8 +94,8 @@ def snapshot(data_dir: Path, dest: Path, *, link: bool, previous: Path | None, s
         target.parent.mkdir(parents=True, exist_ok=True)
         st = source.stat()
         stats[rel] = [st.st_ino, st.st_mtime_ns, st.st_size]
-        unchanged = previous is not None and earlier.get(rel) == stats[rel]
-        if not ((unchanged and _link(previous / rel, target)) or (link and _link(source, target))):
+        unchanged = previous is not None and earlier.get(rel) == stats[rel] and _link(previous / rel, target)
+        if not (unchanged or (link and _link(source, target))):
             shutil.copy2(source, target)
         files[rel] = target.stat().st_size
     partial.mkdir(parents=True, exist_ok=True)

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from tinydb import TinyDB
 from tinydb.middlewares import Middleware
@@ -27,7 +27,7 @@ from tinydb.table import Document, Table
 
 from qa.errors import InvalidRecord, UnreadableFile
 from qa.models import Record, validated_many
-from qa.storage import Summariser, Tables, WriteBatch
+from qa.storage import PartitionStorage, Summariser, Tables, WriteBatch
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -101,6 +101,11 @@ class TransactionMiddleware(Middleware):
 
     def close(self) -> None:
         self.storage.close()
+
+    @property
+    def inner(self) -> PartitionStorage:
+        """The storage under the middleware, with its extra interface."""
+        return cast(PartitionStorage, self.storage)
 
 
 @dataclass(frozen=True)
@@ -182,14 +187,14 @@ class Partition:
 
     @property
     def cached_bytes(self) -> int:
-        return self._mw.storage.cached_bytes if self._mw else 0
+        return self._mw.inner.cached_bytes if self._mw else 0
 
     def _tables(self) -> Tables:
         """The file's current state; drops the record cache if the file changed."""
         mw = self._middleware(create=False)
         with paused_gc():
             tables = (mw.read() if mw else None) or {}
-        token = mw.storage.token if mw else None
+        token = mw.inner.token if mw else None
         if token is None or token != self._records_token:
             self._forget_records(token)
         return tables
@@ -201,7 +206,7 @@ class Partition:
     def ids(self, table: str) -> Mapping[str, Any]:
         """The table's ids (with their summary value), read from the header only."""
         mw = self._middleware(create=False)
-        summary = mw.storage.summary() if mw else None
+        summary = mw.inner.summary() if mw else None
         return (summary or {}).get(table, {})
 
     def _validate(self, table: str, raw: Mapping[str, Any], keys: list[str]) -> dict[str, Record]:
@@ -260,18 +265,18 @@ class Partition:
                     batch.write(mw.storage, mw.pending)
                     self._forget_records(None)
                 else:
-                    read_token = mw.storage.token
-                    mw.storage.write(mw.pending)
+                    read_token = mw.inner.token
+                    mw.inner.write(mw.pending)
                     self._after_write(read_token, tx.patches)
         except BaseException:
-            mw.storage.forget()  # TinyDB may have changed cached documents in place
+            mw.inner.forget()  # TinyDB may have changed cached documents in place
             self._forget_records(None)
             raise
         finally:
             mw.active, mw.dirty, mw.pending = False, False, None
 
     def _after_write(self, read_token: str | None, patches: dict[str, dict[str, Record]]) -> None:
-        new_token = self._mw.storage.token if self._mw else None
+        new_token = self._mw.inner.token if self._mw else None
         if read_token is None or new_token is None or read_token != self._records_token:
             self._forget_records(None)
             return

@@ -23,7 +23,7 @@ import secrets
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 from tinydb.storages import JSONStorage, Storage
@@ -37,6 +37,22 @@ _PEEK = len(_PREFIX) + 32
 
 Tables = dict[str, dict[str, Any]]
 Summariser = Callable[[Tables], dict[str, Any]]
+
+
+class PartitionStorage(Protocol):
+    """What qa/partitions.py needs from a storage, beyond TinyDB's read/write/close."""
+
+    path: Path
+    token: str | None  # the token of the cached state; None when nothing is cached
+
+    @property
+    def cached_bytes(self) -> int: ...
+    def read(self) -> Tables | None: ...
+    def write(self, data: Tables) -> None: ...
+    def summary(self) -> dict[str, Any] | None: ...
+    def peek_token(self) -> str | None: ...
+    def forget(self) -> None: ...
+    def close(self) -> None: ...
 
 
 def fsync_dir(path: Path) -> None:

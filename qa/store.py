@@ -125,8 +125,8 @@ class Store(StoreCore):
 
     def list_employees(self, *, active_only: bool = False) -> list[Employee]:
         with self._reading():
-            records = self._part("employees", EMPLOYEES).records("employees").values()
-            return sorted((cast(Employee, r) for r in records if r.active or not active_only), key=lambda r: r.id)
+            records = [cast(Employee, r) for r in self._part("employees", EMPLOYEES).records("employees").values()]
+        return sorted((r for r in records if r.active or not active_only), key=lambda r: r.id)
 
     # -- users ----------------------------------------------------------------------------------
 
@@ -150,8 +150,8 @@ class Store(StoreCore):
 
     def list_users(self, *, active_only: bool = False) -> list[User]:
         with self._reading():
-            records = self._part("users", USERS).records("users").values()
-            return sorted((cast(User, r) for r in records if r.active or not active_only), key=lambda r: r.name)
+            records = [cast(User, r) for r in self._part("users", USERS).records("users").values()]
+        return sorted((r for r in records if r.active or not active_only), key=lambda r: r.name)
 
     def update_user(self, name: str, changes: Mapping[str, Any]) -> User:
         """Change a user's fields (display name, role, password hash, active); not the name."""
@@ -309,8 +309,9 @@ class Store(StoreCore):
                 parts = [found] if found else []
             else:
                 parts = [self._part(name, DRAWS) for name in self._parts.names("draws")]
-            out = [cast(Assignment, a) for part in parts for a in part.records("assignments").values()
-                   if (draw_id is None or a.draw_id == draw_id) and (evaluator is None or a.evaluator == evaluator)]
+            every = [cast(Assignment, a) for part in parts for a in part.records("assignments").values()]
+        out = [a for a in every if (draw_id is None or a.draw_id == draw_id)
+               and (evaluator is None or a.evaluator == evaluator)]
         return sorted(out, key=lambda a: (a.draw_id, a.interaction_id))
 
     # -- evaluations ----------------------------------------------------------------------------
@@ -375,7 +376,7 @@ class Store(StoreCore):
             self._check_references([record])
             part = self._part(self._evaluation_name(record.month, record.employee_id), EVALUATIONS)
             with part.transaction() as tx:
-                stored = tx.table("evaluations").get(doc_id=record.id)
+                stored = tx.table("evaluations").get(doc_id=record.id)  # type: ignore[call-overload]  # str ids
                 if stored is not None:
                     return validated(Evaluation, dict(stored))  # type: ignore[arg-type]
                 insert_documents(tx.table("evaluations"), {record.id: doc})
@@ -479,8 +480,8 @@ class Store(StoreCore):
                 part = self._part(name, EVALUATIONS)
                 if status is not None and status not in part.ids("evaluations").values():
                     continue
-                batch = [cast(Evaluation, r) for r in part.records("evaluations").values()
-                         if status is None or r.status == status]
+                batch = [e for e in cast(dict[str, Evaluation], part.records("evaluations")).values()
+                         if status is None or e.status == status]
             yield from _by_time(batch)
 
     def audit_log(self, evaluation_id: str) -> list[AuditEntry]:
@@ -522,7 +523,7 @@ class Store(StoreCore):
     def drafts_for(self, user: str) -> list[Draft]:
         """A user's drafts, the most recently saved first."""
         with self._reading():
-            drafts = [cast(Draft, d) for d in self._part(self._drafts_name(user), DRAFTS).records("drafts").values()
+            drafts = [d for d in cast(dict[str, Draft], self._part(self._drafts_name(user), DRAFTS).records("drafts")).values()
                       if d.user == user]
         return sorted(drafts, key=lambda d: (d.updated_at, d.key), reverse=True)
 

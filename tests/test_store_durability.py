@@ -55,7 +55,10 @@ def test_acknowledged_writes_survive_sigkill_at_random_moments(tmp_path: Path) -
     data = tmp_path / "data"
     open_store(data).close()
     rng = random.Random(20250520)
-    fork = multiprocessing.get_context("fork")  # a real process, without paying for imports 20 times
+    # Real processes forked from a single-threaded server that imported everything once: no
+    # interpreter start-up per kill, and no fork of this (possibly multi-threaded) test process.
+    fork = multiprocessing.get_context("forkserver")
+    fork.set_forkserver_preload(["qa.store", "tests.store_worker", __name__])
     acknowledged: list[str] = []
     half_written = 0
     for round_ in range(20):
