@@ -86,7 +86,7 @@ def chooser() -> None:
                     on_click=_start,
                     args=("resume", saved.key),
                     type="primary",
-                    use_container_width=True,
+                    width="stretch",
                 )
     st.subheader(t("ui.evaluate.new_visit"))
     cards = session.behaviour_scorecards("face_to_face")
@@ -105,7 +105,7 @@ def chooser() -> None:
             on_click=_start,
             args=("visit", chosen),
             type="primary" if not drafts else "secondary",
-            use_container_width=True,
+            width="stretch",
             icon=":material/storefront:",
         )
     assigned = evaluations.my_assignments(page.store, page.actor)
@@ -117,7 +117,7 @@ def chooser() -> None:
                 key=f"call_{a.interaction_id}",
                 on_click=_start,
                 args=("call", a.interaction_id),
-                use_container_width=True,
+                width="stretch",
                 icon=":material/call:",
             )
         if len(assigned) > 20:

@@ -40,7 +40,7 @@ if chosen is None:
     returned = [e for e in mine if e.status == "returned"]
     if returned:
         st.warning(t("ui.mine.returned", n=len(returned)))
-    st.dataframe(view.table(page, mine), hide_index=True, use_container_width=True)
+    st.dataframe(view.table(page, mine), hide_index=True, width="stretch")
     labels = {e.id: f"{view.when(e.started_at)} · {t('status.' + e.status)} · {e.id}" for e in mine}
     picked = st.selectbox(t("ui.mine.open"), list(labels), format_func=labels.get, index=None, key="mine_pick")
     if picked:

@@ -49,7 +49,7 @@ for item in items:
             t("ui.queue.evaluate"),
             key=f"queue_{item.assignment.interaction_id}",
             type="primary",
-            use_container_width=True,
+            width="stretch",
             icon=":material/play_arrow:",
         ):
             start(item.assignment.interaction_id)

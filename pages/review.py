@@ -41,7 +41,7 @@ if not waiting:
     st.info(t("ui.review.empty"))
     st.stop()
 st.caption(t("ui.review.count", n=len(waiting)))
-st.dataframe(view.table(page, waiting), hide_index=True, use_container_width=True)
+st.dataframe(view.table(page, waiting), hide_index=True, width="stretch")
 labels = {e.id: f"{view.when(e.started_at)} · {e.evaluator} · {e.id}" for e in waiting}
 picked = st.selectbox(t("ui.review.open"), list(labels), format_func=labels.get, index=None, key="review_pick")
 if picked:
@@ -54,7 +54,7 @@ if picked:
         type="primary",
         on_click=decide,
         args=("approve", chosen.id),
-        use_container_width=True,
+        width="stretch",
         icon=":material/verified:",
     )
     st.text_area(t("ui.review.comment"), key="return_comment", max_chars=evaluations.MAX_COMMENT)
@@ -63,6 +63,6 @@ if picked:
         key="return_eval",
         on_click=decide,
         args=("return", chosen.id),
-        use_container_width=True,
+        width="stretch",
         icon=":material/undo:",
     )

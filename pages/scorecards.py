@@ -56,4 +56,4 @@ for name, loaded, problems in session.scorecard_statuses():
                     }
                     for c in section.criteria
                 ]
-                st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+                st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")

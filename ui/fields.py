@@ -58,7 +58,7 @@ def context_field(card: Scorecard, field, state: dict[str, Any], lang: str, t) -
             args=(field.id,),
             icon=":material/timer:",
             type="primary",
-            use_container_width=True,
+            width="stretch",
         )
         if moment:
             right.button(
@@ -66,7 +66,7 @@ def context_field(card: Scorecard, field, state: dict[str, Any], lang: str, t) -
                 key=f"unstamp_{field.id}",
                 on_click=stamp,
                 args=(field.id, True),
-                use_container_width=True,
+                width="stretch",
             )
     elif field.type == "duration":
         measured = measured_duration(card, field, state["context"])

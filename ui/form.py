@@ -205,7 +205,7 @@ def _send_step(page: session.Page, loaded: LoadedScorecard, state: dict[str, Any
             st.button(t("ui.form.go_fix", step=labels[step], n=count), key=f"fix_{step}", on_click=go, args=(step,))
     else:
         st.success(t("ui.form.ready"))
-    st.button(t("ui.form.submit"), key="submit", type="primary", on_click=_submit, use_container_width=True)
+    st.button(t("ui.form.submit"), key="submit", type="primary", on_click=_submit, width="stretch")
     with st.expander(t("ui.form.discard_title")):
         st.caption(t("ui.form.discard_help"))
         st.button(t("ui.form.discard"), key="discard", on_click=_discard)
@@ -226,7 +226,7 @@ def _footer(t, index: int, count: int) -> None:
             key="step_prev",
             on_click=go,
             args=(index - 1,),
-            use_container_width=True,
+            width="stretch",
             icon=":material/arrow_back:",
         )
     if index < count - 1:
@@ -235,7 +235,7 @@ def _footer(t, index: int, count: int) -> None:
             key="step_next",
             on_click=go,
             args=(index + 1,),
-            use_container_width=True,
+            width="stretch",
             type="primary",
             icon=":material/arrow_forward:",
         )

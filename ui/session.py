@@ -218,7 +218,7 @@ def sign_in_screen() -> None:
         password = st.text_input(
             t("ui.signin.password"), type="password", key="signin_password", autocomplete="current-password"
         )
-        submitted = st.form_submit_button(t("ui.signin.submit"), type="primary", use_container_width=True)
+        submitted = st.form_submit_button(t("ui.signin.submit"), type="primary", width="stretch")
     if submitted:
         try:
             sign_in(name, password)

@@ -96,7 +96,7 @@ def show(page: session.Page, evaluation: Evaluation) -> None:
                 {t("ui.view.col.field"): labels.get(k, k), t("ui.view.col.value"): str(v)}
                 for k, v in evaluation.visit.items()
             ]
-            st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+            st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if card is not None:
         for section in card.sections:
             with st.expander(section.label.get(lang)):
@@ -110,7 +110,7 @@ def show(page: session.Page, evaluation: Evaluation) -> None:
                             t("ui.view.col.comment"): evaluation.comments.get(criterion.id, ""),
                         }
                     )
-                st.dataframe(pd.DataFrame(rows), hide_index=True, use_container_width=True)
+                st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
     if evaluation.debrief:
         st.markdown(f"**{t('ui.step.debrief')}**")
         questions = {q.id: q.label.get(lang) for q in card.questions} if card else {}

@@ -1,0 +1,338 @@
+"""The Streamlit app in AppTest: every page for every role, sign-in, the evaluation form, review.
+
+Widgets are found by their `key=`. The store is a real one in tmp_path (env QA_DATA_DIR); flows
+use the small test scorecard (env QA_SCORECARDS_DIR) so that a whole form fits in a test.
+"""
+
+from __future__ import annotations
+
+import ast
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from qa import evaluations as ev
+from qa.auth import Actor
+from qa.i18n import t
+from qa.scorecards import load_scorecard
+from qa.store import Store
+from ui import session
+
+from .app_world import PASSWORDS, ROLES, populate
+from .conftest import FIXTURES, ROOT
+
+ENTRY = str(ROOT / "streamlit_app.py")
+PAGES = sorted(p.name for p in (ROOT / "pages").glob("*.py"))
+
+
+def _navigation() -> dict[str, str]:
+    """Page file -> the permission the entry script lists it under (read from its PAGES table)."""
+    tree = ast.parse((ROOT / "streamlit_app.py").read_text(encoding="utf-8"))
+    table = next(
+        node.value
+        for node in tree.body
+        if isinstance(node, ast.Assign) and getattr(node.targets[0], "id", "") == "PAGES"
+    )
+    return {Path(path).name: permission for path, _, _, permission in ast.literal_eval(table)}
+
+
+PERMISSION = _navigation()
+COMPLETE = {"greet": "yes", "thanks": "na", "quality": 4, "steps": 2}
+
+
+@pytest.fixture
+def world(tmp_path, monkeypatch):
+    """A data folder with users, employees and an assigned call; the real scorecards."""
+    data = tmp_path / "data"
+    store = Store.open(data)
+    populate(store, data)
+    store.close()
+    monkeypatch.setenv("QA_DATA_DIR", str(data))
+    monkeypatch.setenv("QA_SITE_DIR", str(tmp_path / "site"))
+    monkeypatch.delenv("QA_SCORECARDS_DIR", raising=False)
+    return data
+
+
+@pytest.fixture
+def mini_world(world, tmp_path, monkeypatch):
+    """The same world with only the small test scorecard in the scorecards folder."""
+    cards = tmp_path / "cards"
+    cards.mkdir()
+    shutil.copy(FIXTURES / "mini.yaml", cards / "mini.yaml")
+    monkeypatch.setenv("QA_SCORECARDS_DIR", str(cards))
+    return world
+
+
+def app(user: str | None = None, page: str | None = None) -> AppTest:
+    """The app as `user` (signed in through a live session), optionally switched to `page`."""
+    at = AppTest.from_file(ENTRY, default_timeout=30)
+    if user:
+        at.session_state[session.TOKEN] = session._sessions().start(Actor(user, ROLES[user]))
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}").run()
+    assert not at.exception, at.exception
+    return at
+
+
+def texts(at: AppTest) -> list[str]:
+    return [e.value for e in [*at.markdown, *at.text, *at.caption]]
+
+
+def submitted(data: Path, actor: Actor, answers=COMPLETE, comment: str = "") -> str:
+    """An evaluation written through the domain, as the form would (returns its id)."""
+    store = Store.open(data)
+    try:
+        loaded = load_scorecard(FIXTURES / "mini.yaml")
+        state = ev.start_visit(store, actor, loaded)
+        state.update(employee_id="emp-jean", answers=dict(answers), comments={"greet": comment} if comment else {})
+        return ev.submit(store, actor, loaded, state).id
+    finally:
+        store.close()
+
+
+# -- every page, every role ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("role_user", ["alice", "lea", "root"], ids=["shopper", "qa_lead", "admin"])
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_for_every_role(world, role_user, page):
+    assert page in PERMISSION, f"pages/{page} is not in the navigation of streamlit_app.py"
+    actor = Actor(role_user, ROLES[role_user])
+    submitted(world, Actor("bob", "shopper"))
+    allowed = actor.can(PERMISSION[page])
+    at = app(role_user)
+    if allowed:
+        at.switch_page(f"pages/{page}").run()
+        assert not at.exception, at.exception
+        assert t("ui.denied") not in [e.value for e in at.error]
+    else:
+        with pytest.raises(ValueError, match="Could not find a navigation page"):
+            at.switch_page(f"pages/{page}")  # not in this role's navigation
+        # Opened directly (as Streamlit may run a page file), the page itself refuses.
+        direct = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=30)
+        direct.session_state[session.TOKEN] = session._sessions().start(actor)
+        direct.run()
+        assert not direct.exception, direct.exception
+        assert [e.value for e in direct.error] == [t("ui.denied")]
+
+
+def test_nothing_is_shown_before_sign_in(world):
+    at = app()
+    assert [w.key for w in at.text_input] == ["signin_name", "signin_password"]
+    assert [b.label for b in at.button] == [t("ui.signin.submit")]
+    assert texts(at) == []
+    for page in PAGES:  # a page file run on its own shows the same sign-in form, nothing else
+        direct = AppTest.from_file(str(ROOT / "pages" / page), default_timeout=30).run()
+        assert not direct.exception and [w.key for w in direct.text_input] == ["signin_name", "signin_password"]
+        assert texts(direct) == [] and not direct.dataframe
+
+
+def sign_in(at: AppTest, name: str, password: str) -> AppTest:
+    at.text_input(key="signin_name").input(name)
+    at.text_input(key="signin_password").input(password)
+    return at.button[0].click().run()
+
+
+def test_sign_in_wrong_then_right(world):
+    at = app()
+    at.switch_page("pages/evaluate.py").run()
+    sign_in(at, "alice", "not her password")
+    assert [e.value for e in at.error] == [t("ui.signin.wrong")]
+    sign_in(at, "alice", PASSWORDS["alice"])
+    assert not at.exception
+    assert f"**alice** · {t('ui.role.shopper')}" in texts(at)
+    at.button(key="sign_out").click().run()
+    assert [w.key for w in at.text_input] == ["signin_name", "signin_password"]
+
+
+def test_repeated_failed_sign_ins_are_slowed_down(world):
+    at = app()
+    at.switch_page("pages/evaluate.py").run()
+    for _ in range(4):
+        sign_in(at, "mallory", "guessing-password")
+    throttled = t("ui.signin.throttled", seconds=0).split("0")
+    assert at.error[0].value.startswith(throttled[0]) and at.error[0].value.endswith(throttled[1])
+
+
+def test_an_expired_session_asks_to_sign_in_again(world):
+    at = AppTest.from_file(ENTRY, default_timeout=30)
+    at.session_state[session.TOKEN] = "a token this server never issued"
+    at.run()
+    assert [i.value for i in at.info] == [t("ui.signin.expired")]
+    assert [w.key for w in at.text_input] == ["signin_name", "signin_password"]
+
+
+# -- the evaluation form ------------------------------------------------------------------------
+
+
+def start_visit(at: AppTest) -> AppTest:
+    at.button(key="new_visit").click().run()
+    at.selectbox(key="employee").select("emp-jean").run()
+    return at
+
+
+def go_to(at: AppTest, step: int) -> AppTest:
+    return at.radio(key="step_nav").set_value(step).run()
+
+
+def test_a_whole_visit_is_scored_and_submitted(mini_world):
+    at = start_visit(app("alice"))
+    at.button(key="stamp_arrived_at").click().run()
+    at.button(key="stamp_greeted_at").click().run()
+    go_to(at, 1)
+    at.radio(key="ans_greet").set_value("yes").run()
+    at.radio(key="ans_thanks").set_value("na").run()
+    at.text_input(key="cm_greet").input("Bonjour <b>franc</b>").run()
+    at.button(key="step_next").click().run()
+    at.radio(key="ans_quality").set_value(4).run()
+    at.radio(key="ans_steps").set_value(2).run()
+    assert any("82" in m for m in texts(at))  # the running score
+    at.button(key="step_next").click().run()
+    at.text_area(key="dq_situation").input("Une demande de renseignements.").run()
+    at.button(key="step_next").click().run()
+    assert [s.value for s in at.success] == [t("ui.form.ready")]
+    at.button(key="submit").click().run()
+    assert not at.exception
+    assert at.success[0].value == t("ui.evaluate.submitted", score="82", band="Bien")
+    store = Store.open(mini_world)
+    try:
+        (evaluation,) = store.iter_evaluations()
+        assert evaluation.evaluator == "alice" and evaluation.answers == COMPLETE
+        assert evaluation.comments == {"greet": "Bonjour <b>franc</b>"}
+        assert evaluation.visit["wait_minutes"] >= 0 and "arrived_at" in evaluation.visit
+        assert store.drafts_for("alice") == []
+    finally:
+        store.close()
+
+
+def test_submitting_an_incomplete_form_shows_each_problem_and_clears_nothing(mini_world):
+    at = start_visit(app("alice"))
+    go_to(at, 1)
+    at.radio(key="ans_greet").set_value("no").run()
+    go_to(at, 4)
+    at.button(key="submit").click().run()
+    # Back to the first step with a problem (the courtesy section), the problem under its criterion.
+    assert at.radio(key="step_nav").value == 1
+    assert at.radio(key="ans_greet").value == "no"
+    assert [e.value for e in at.error] == [t("ui.problem.missing")]  # "thanks" is missing
+    go_to(at, 2)
+    assert [e.value for e in at.error] == [t("ui.problem.missing")] * 2
+    assert at.session_state[ev_draft()]["answers"] == {"greet": "no"}
+
+
+def ev_draft() -> str:
+    from ui.draft import DRAFT
+
+    return DRAFT
+
+
+def test_free_movement_between_steps_keeps_every_answer(mini_world):
+    at = start_visit(app("alice"))
+    go_to(at, 2)
+    at.radio(key="ans_quality").set_value(5).run()
+    go_to(at, 1)
+    at.radio(key="ans_greet").set_value("yes").run()
+    go_to(at, 2)
+    assert at.radio(key="ans_quality").value == 5
+    at.button(key="step_prev").click().run()
+    assert at.radio(key="ans_greet").value == "yes"
+    go_to(at, 0)
+    assert at.selectbox(key="employee").value == "emp-jean"
+
+
+def test_a_reload_resumes_the_draft_where_it_was(mini_world):
+    at = start_visit(app("alice"))
+    go_to(at, 2)
+    at.radio(key="ans_quality").set_value(3).run()
+    reloaded = app("alice")  # a new browser session: signs in again, finds the draft
+    assert reloaded.radio(key="step_nav").value == 2
+    assert reloaded.radio(key="ans_quality").value == 3
+    assert reloaded.info[0].value.startswith(t("ui.evaluate.resumed", when="")[:20])
+    other = app("bob")  # nobody else's draft
+    assert not other.info and other.button(key="new_visit")
+
+
+def test_the_language_switch_translates_the_form(mini_world):
+    at = start_visit(app("alice"))
+    at.radio(key="lang_sidebar").set_value("en").run()
+    assert at.radio(key="step_nav").options[0].startswith("1. " + t("ui.step.context", "en"))
+    go_to(at, 1)
+    assert at.radio(key="ans_greet").label == "1. Greets the customer"
+
+
+def test_an_assigned_call_opens_from_my_queue_with_its_recording(world):
+    at = app("lea", "queue.py")
+    at.button(key="queue_call-0001").click().run()
+    assert not at.exception
+    assert at.radio(key="step_nav").value == 0
+    assert t("ui.form.recording") in " ".join(texts(at))
+
+
+# -- reading, reviewing -------------------------------------------------------------------------
+
+
+def test_a_shopper_cannot_open_another_shoppers_evaluation_by_its_address(world):
+    bobs = submitted(world, Actor("bob", "shopper"), comment="Remarque de Bob")
+    at = AppTest.from_file(ENTRY, default_timeout=30)
+    at.session_state[session.TOKEN] = session._sessions().start(Actor("alice", "shopper"))
+    at.query_params["id"] = bobs
+    at.run()
+    at.switch_page("pages/my_evaluations.py").run()
+    assert [e.value for e in at.error] == [t("ui.mine.not_found")]
+    assert "Remarque de Bob" not in texts(at) and not at.dataframe
+    lead = app("lea", "my_evaluations.py")
+    lead.query_params["id"] = bobs
+    lead.run()
+    assert not lead.error
+
+
+def test_review_approves_and_returns_with_a_comment_the_evaluator_then_corrects(mini_world):
+    world = mini_world
+    first = submitted(world, Actor("alice", "shopper"))
+    second = submitted(world, Actor("alice", "shopper"), comment="<script>alert('x')</script>")
+    at = app("lea", "review.py")
+    at.selectbox(key="review_pick").set_value(second).run()
+    cells = [str(cell) for frame in at.dataframe for cell in frame.value.to_numpy().ravel()]
+    assert "<script>alert('x')</script>" in cells  # a table cell: text, never HTML
+    at.text_area(key="return_comment").input("Le <i>scénario</i> manque").run()
+    at.button(key="return_eval").click().run()
+    assert at.success[0].value == t("ui.review.done_return", id=second)
+    at.selectbox(key="review_pick").set_value(first).run()
+    at.button(key="approve").click().run()
+    assert at.success[0].value == t("ui.review.done_approve", id=first)
+    assert [i.value for i in at.info] == [t("ui.review.empty")]
+
+    mine = app("alice", "my_evaluations.py")
+    assert mine.warning[0].value == t("ui.mine.returned", n=1)
+    mine.selectbox(key="mine_pick").set_value(second).run()
+    assert "Le <i>scénario</i> manque" in [x.value for x in mine.text]
+    mine.button(key="correct").click().run()
+    assert not mine.exception and mine.radio(key="step_nav").value == 0
+    store = Store.open(world)
+    try:
+        log = [(e.by, e.action) for e in store.audit_log(second)]
+        assert log == [("alice", "submitted"), ("lea", "return")]
+        assert store.get_evaluation(first).status == "approved"
+    finally:
+        store.close()
+
+
+def test_scorecards_page_shows_each_scorecard_valid_with_its_version(world):
+    at = app("lea", "scorecards.py")
+    assert len(at.success) == 3 and all("version" in s.value for s in at.success)
+
+
+def test_publish_builds_the_site_with_a_progress_bar(world, tmp_path):
+    approved = submitted(world, Actor("alice", "shopper"))
+    store = Store.open(world)
+    try:
+        ev.approve(store, Actor("lea", "qa_lead"), approved)
+    finally:
+        store.close()
+    at = app("lea", "publish.py")
+    at.button(key="publish_build").click().run()
+    assert not at.exception and not at.error
+    assert at.success and (tmp_path / "site").is_dir()
