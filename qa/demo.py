@@ -27,6 +27,7 @@ from qa.auth import create_user
 from qa.errors import NotFound, QAError
 from qa.evaluation_checks import with_measured
 from qa.evaluations import new_state
+from qa.exchange import card_json
 from qa.models import AuditEntry, Draft, Employee, Evaluation, Interaction, validated_many
 from qa.scorecard_model import NA, Criterion, Points, Rating, Scorecard, YesNo, YesNoNA
 from qa.scorecards import LoadedScorecard, load_all
@@ -425,7 +426,10 @@ def write_demo(store: Any, data: DemoData, *, by: str = "demo") -> dict[str, int
     """Write demo records in bulk: scorecard versions, employees, missing users, calls, evaluations
     (one write per file, with their audit trail) and drafts. Returns how many of each were written."""
     for loaded in data.scorecards.values():
-        store.remember_scorecard(loaded.id, loaded.version, loaded.card.model_dump(mode="json"))
+        try:
+            store.get_scorecard_version(loaded.id, loaded.version)
+        except NotFound:
+            store.remember_scorecard(loaded.id, loaded.version, card_json(loaded.card))
     store.upsert_employees(data.employees)
     existing = {user.name for user in store.list_users()}
     users = 0

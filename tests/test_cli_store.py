@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -120,6 +121,36 @@ def test_invalid_user_name_is_a_message(tmp_path: Path, capsys) -> None:
     assert code == 1 and err.startswith("qa: error:") and "name" in err
 
 
+def test_export_import_and_backup_restore_round_trip(demo_store: Path, tmp_path: Path, capsys) -> None:
+    out_json = tmp_path / "all.json"
+    code, _, _ = run(capsys, "--data", str(demo_store), "export", "--format", "json", "--out", str(out_json))
+    assert code == 0
+    assert len(json.loads(out_json.read_text())["evaluations"]) == 600
+    fresh = str(tmp_path / "fresh")
+    code, out, _ = run(capsys, "--data", fresh, "evaluations", "import", str(out_json))
+    assert code == 0 and "600" in out
+    code, out2, _ = run(capsys, "--data", fresh, "export", "--format", "json")
+    assert json.loads(out2)["evaluations"] == json.loads(out_json.read_text())["evaluations"]
+
+    backup = tmp_path / "b.zip"
+    code, out, _ = run(capsys, "--data", fresh, "backup", "--out", str(backup))
+    assert code == 0 and backup.exists()
+    other = str(tmp_path / "other")
+    code, out, _ = run(capsys, "--data", other, "restore", str(backup))
+    assert code == 0
+    code, out3, _ = run(capsys, "--data", other, "export", "--format", "json")
+    assert json.loads(out3)["evaluations"] == json.loads(out2)["evaluations"]
+
+
 def test_restore_of_a_missing_file_is_a_message(tmp_path: Path, capsys) -> None:
     code, _, err = run(capsys, "--data", str(tmp_path / "d"), "restore", str(tmp_path / "nope.zip"))
     assert code == 1 and "no such backup" in err
+
+
+def test_import_errors_name_the_file_and_line(tmp_path: Path, capsys) -> None:
+    roster = tmp_path / "roster.csv"
+    roster.write_text("id,name,team,site,active\nE1,Ana,A,Lyon,yes\nE2,,A,Lyon,maybe\n", encoding="utf-8")
+    code, _, err = run(capsys, "--data", str(tmp_path / "d"), "employees", "import", str(roster))
+    assert code == 1 and "roster.csv:3" in err
+    code, out, _ = run(capsys, "--data", str(tmp_path / "d"), "employees", "list")
+    assert out == ""
