@@ -332,9 +332,10 @@ class Store(StoreCore):
         for name in names:
             part = self._part(name, EVALUATIONS)
             ids = part.ids("evaluations")
-            if self._learnt.get(name) is not ids:  # a header not seen yet: remember all its ids
+            seen = (id(ids), len(ids))  # not the mapping itself: that would pin evicted files
+            if self._learnt.get(name) != seen:  # a header not seen yet: remember all its ids
                 self._where.update(dict.fromkeys(ids, name))
-                self._learnt[name] = ids
+                self._learnt[name] = seen
             if evaluation_id in ids:
                 record = part.record("evaluations", evaluation_id)
                 if record is not None:

@@ -118,7 +118,7 @@ class StoreCore:
         self._parts = Partitions(data_dir, self._storage_cls, cache_mb * 2**20)
         self._undetached: list[Path] = []  # snapshots taken under the lock, to detach after it
         self._where: dict[str, str] = {}  # evaluation id -> partition, learnt as they are seen
-        self._learnt: dict[str, Any] = {}  # partition -> the header summary its ids came from
+        self._learnt: dict[str, tuple[int, int]] = {}  # partition -> which header its ids came from
         self._prepared = False
         with self._writing():
             self._prepare()
