@@ -10,13 +10,15 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
+
+import numpy as np
 
 from qa.models import Evaluation
 from qa.scorecard_model import BEHAVIOURS
-from qa.stats import Interval, ProportionInterval, Verdict, mean_interval, verdict, wilson_interval
+from qa.stats import Interval, ProportionInterval, Verdict
 from sitegen.cards import CardBook
+from sitegen.fast_stats import mean_interval, verdict, wilson_interval
 
 # A strength is a criterion passed at least this often, seen at least MIN_SEEN times.
 STRENGTH_RATE = 0.8
@@ -33,58 +35,27 @@ TREND_PERIODS = 4
 
 @dataclass(frozen=True, slots=True)
 class Facts:
-    """One evaluation reduced to what the pages aggregate (all scores on 0..100)."""
+    """One evaluation reduced to what the pages show of it (scores on 0..100)."""
 
     overall: float | None
     behaviours: dict[str, float]
-    passed: dict[str, bool]  # criterion id -> passed, for answered (not N/A) criteria
-    losses: dict[str, float]  # criterion id -> points below 100 it accounts for (they sum to 100 - overall)
     critical_failures: tuple[str, ...]
 
 
 def evaluation_facts(evaluation: Evaluation) -> Facts:
-    """Reduce the score snapshot stored with the evaluation (never re-scored: history stays)."""
+    """Read the score snapshot stored with the evaluation (never re-scored: history stays)."""
     snapshot: Mapping[str, Any] = evaluation.score or {}
-    criteria: Mapping[str, Mapping[str, Any]] = snapshot.get("criteria") or {}
-    total = 0.0
-    earned = 0.0
-    for result in criteria.values():
-        fraction = result.get("fraction")
-        if fraction is not None:
-            total += result["weight"]
-            earned += result["weight"] * fraction
-    passed: dict[str, bool] = {}
-    losses: dict[str, float] = {}
-    failures = tuple(cid for cid, r in criteria.items() if r.get("critical") and r.get("passed") is False)
-    before_zeroing = 100.0 * earned / total if total else 0.0
-    for cid, result in criteria.items():
-        fraction = result.get("fraction")
-        if fraction is None:
-            continue
-        passed[cid] = bool(result.get("passed"))
-        loss = 100.0 * result["weight"] * (1.0 - fraction) / total
-        if cid in failures:  # a failed critical criterion takes the rest of the score with it
-            loss += before_zeroing / len(failures)
-        if loss > 0.0:
-            losses[cid] = loss
-    behaviours: dict[str, list[float]] = defaultdict(list)
+    behaviours: dict[str, list[float]] = {}
     for section in (snapshot.get("sections") or {}).values():
-        if section.get("behaviour") and section.get("score") is not None:
-            behaviours[section["behaviour"]].append(float(section["score"]))
+        behaviour, value = section.get("behaviour"), section.get("score")
+        if behaviour and value is not None:
+            behaviours.setdefault(behaviour, []).append(float(value))
     overall = snapshot.get("overall")
     return Facts(
         overall=float(overall) if overall is not None else None,
         behaviours={b: sum(v) / len(v) for b, v in behaviours.items()},
-        passed=passed,
-        losses=losses,
-        critical_failures=failures,
+        critical_failures=tuple(snapshot.get("critical_failures") or ()),
     )
-
-
-@lru_cache(maxsize=65536)
-def pass_rate(successes: int, n: int) -> ProportionInterval:
-    """`wilson_interval`, memoised: it depends on two small integers and costs ~0.4 ms."""
-    return wilson_interval(successes, n)
 
 
 @dataclass(frozen=True)
@@ -101,7 +72,7 @@ class CriterionStat:
 
     @property
     def rate(self) -> ProportionInterval:
-        return pass_rate(self.passes, self.seen)
+        return wilson_interval(self.passes, self.seen)
 
 
 @dataclass(frozen=True)
@@ -129,29 +100,76 @@ def quarter(evaluation: Evaluation) -> str:
     return f"{moment.year}-Q{(moment.month - 1) // 3 + 1}"
 
 
-def criterion_stats(evaluations: Sequence[Evaluation], facts: Sequence[Facts]) -> list[CriterionStat]:
-    """Pass counts and mean points lost per (scorecard, criterion), in a stable order."""
-    passes: dict[tuple[str, str], list[int]] = {}
-    lost: dict[tuple[str, str], float] = defaultdict(float)
-    critical: dict[tuple[str, str], int] = defaultdict(int)
-    versions: dict[tuple[str, str], dict[str, None]] = defaultdict(dict)
-    for evaluation, fact in zip(evaluations, facts, strict=True):
-        card = evaluation.scorecard_id
-        for cid, ok in fact.passed.items():
-            counts = passes.setdefault((card, cid), [0, 0])
-            counts[0] += ok
-            counts[1] += 1
-            versions[(card, cid)][evaluation.scorecard_version] = None
-        for cid, loss in fact.losses.items():
-            lost[(card, cid)] += loss
-        for cid in fact.critical_failures:
-            critical[(card, cid)] += 1
-    n = max(len(evaluations), 1)
+def _group_stats(
+    card_id: str, criteria: tuple[str, ...], snapshots: list[Mapping[str, Any]], versions: list[str], n_total: int
+) -> list[CriterionStat]:
+    """Criterion stats over evaluations that share one list of criteria, as arrays (fast).
+
+    A criterion's loss in an evaluation is the share of the score it cost: 100 * w * (1 - f) /
+    (sum of the answered weights); a failed critical criterion also takes the rest of the score
+    with it (shared between the failed critical criteria), so losses add up to 100 - overall.
+    """
+    rows = [s["criteria"] for s in snapshots]
+    first = rows[0]
+    weights = np.array([first[c]["weight"] for c in criteria], dtype=float)
+    critical = np.array([bool(first[c]["critical"]) for c in criteria])
+    fractions = np.array([[r[c]["fraction"] for c in criteria] for r in rows], dtype=float)
+    passed = np.array([[r[c]["passed"] for c in criteria] for r in rows], dtype=float)
+    answered = ~np.isnan(fractions)
+    answered_weight = np.where(answered, weights, 0.0)
+    totals = answered_weight.sum(axis=1)
+    safe_totals = np.where(totals > 0, totals, 1.0)[:, None]
+    earned = np.where(answered, fractions, 0.0) * weights
+    losses = np.where(answered, 100.0 * answered_weight * (1.0 - np.nan_to_num(fractions)) / safe_totals, 0.0)
+    failed_critical = critical & (passed == 0.0)
+    count_failed = failed_critical.sum(axis=1)
+    if count_failed.any():
+        before_zeroing = 100.0 * earned.sum(axis=1) / safe_totals[:, 0]
+        share = np.where(count_failed > 0, before_zeroing / np.maximum(count_failed, 1), 0.0)
+        losses = losses + failed_critical * share[:, None]
+    seen = answered.sum(axis=0)
+    passes = np.nansum(passed, axis=0)
+    impact = losses.sum(axis=0) / max(n_total, 1)
+    critical_failures = failed_critical.sum(axis=0)
+    ordered_versions = tuple(dict.fromkeys(versions))
     return [
-        CriterionStat(card, cid, tuple(versions[key]), k, seen, lost[key] / n, critical[key])
-        for key, (k, seen) in sorted(passes.items())
-        for card, cid in [key]
+        CriterionStat(
+            card_id, cid, ordered_versions, int(passes[i]), int(seen[i]), float(impact[i]), int(critical_failures[i])
+        )
+        for i, cid in enumerate(criteria)
+        if seen[i] > 0
     ]
+
+
+def criterion_stats(evaluations: Sequence[Evaluation]) -> list[CriterionStat]:
+    """Pass counts and mean points lost per (scorecard, criterion), merged across versions."""
+    groups: dict[tuple[str, tuple[str, ...]], tuple[list[Mapping[str, Any]], list[str]]] = {}
+    for evaluation in evaluations:
+        snapshot = evaluation.score or {}
+        criteria = snapshot.get("criteria")
+        if not criteria:
+            continue
+        key = (evaluation.scorecard_id, tuple(criteria))
+        snapshots, versions = groups.setdefault(key, ([], []))
+        snapshots.append(snapshot)
+        versions.append(evaluation.scorecard_version)
+    merged: dict[tuple[str, str], CriterionStat] = {}
+    for (card_id, criteria), (snapshots, versions) in groups.items():
+        for stat in _group_stats(card_id, criteria, snapshots, versions, len(evaluations)):
+            key = (card_id, stat.criterion_id)
+            if key in merged:
+                old = merged[key]
+                stat = CriterionStat(
+                    card_id,
+                    stat.criterion_id,
+                    tuple(dict.fromkeys(old.versions + stat.versions)),
+                    old.passes + stat.passes,
+                    old.seen + stat.seen,
+                    old.impact + stat.impact,
+                    old.critical_failures + stat.critical_failures,
+                )
+            merged[key] = stat
+    return [merged[key] for key in sorted(merged)]
 
 
 def strengths_and_focus(stats: Iterable[CriterionStat]) -> tuple[list[CriterionStat], list[CriterionStat]]:
@@ -214,7 +232,7 @@ def analyse_employee(
             by_period[quarter(evaluation)].append(fact.overall)
     behaviours = {b: mean_interval(values) for b, values in by_behaviour.items()}
     periods = [(p, mean_interval(by_period[p])) for p in sorted(by_period)[-TREND_PERIODS:]]
-    strengths, focus = strengths_and_focus(criterion_stats(evaluations, facts))
+    strengths, focus = strengths_and_focus(criterion_stats(evaluations))
     return EmployeeAnalysis(
         n=len(scores),
         headline=headline,

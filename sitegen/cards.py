@@ -15,7 +15,7 @@ from qa.scorecard_model import Criterion, Question, Scorecard
 VersionKey = tuple[str, str]  # (scorecard id, version)
 
 
-@dataclass
+@dataclass(eq=False)  # compared and hashed by identity: it keys caches of labels
 class CardBook:
     """Scorecards by exact version and by id (current file); read-only once built."""
 

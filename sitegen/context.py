@@ -161,37 +161,55 @@ def channel_label(channel: str, lang: str) -> str:
     return t(f"channel.{channel}", lang)
 
 
-def scenario_label(evaluation: Evaluation, cards: CardBook, lang: str) -> str:
-    scenario = (evaluation.visit or {}).get("scenario")
+def _scenario_label(cards: CardBook, card_id: str, version: str, scenario: Any, lang: str) -> str:
     if not isinstance(scenario, str):
         return t("site.none", lang)
-    found = cards.choice_label(evaluation.scorecard_id, evaluation.scorecard_version, "scenario", scenario, lang)
+    found = cards.choice_label(card_id, version, "scenario", scenario, lang)
     return found or t("site.none", lang)  # an unknown id is not shown raw: it could be anything
 
 
 def evaluation_rows(
     evaluations: Sequence[Evaluation], facts: Sequence[Facts], cards: CardBook, lang: str
-) -> list[dict[str, Any]]:
+) -> list[tuple[str, ...]]:
+    """(date, channel, scorecard, scenario, score, band, critical failures), most recent first.
+
+    Rows are tuples (unpacked in the template): a page may list a hundred evaluations.
+    """
+    none = t("site.none", lang)
+    no_failure = t("site.employee.critical_none", lang)
+    # The same few labels repeat on every row: look each combination up once.
+    labels: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
+    failures: dict[tuple[str, str, tuple[str, ...]], str] = {}
     rows = []
-    for evaluation, fact in reversed(list(zip(evaluations, facts, strict=True))):
+    for evaluation, fact in zip(reversed(evaluations), reversed(facts), strict=True):
         card_id, version = evaluation.scorecard_id, evaluation.scorecard_version
-        critical = []
-        for cid in fact.critical_failures:
-            criterion = cards.criterion(card_id, version, cid)
-            critical.append(criterion.label.get(lang) if criterion else cid)
         band = (evaluation.score or {}).get("band")
+        scenario = (evaluation.visit or {}).get("scenario")
+        key = (card_id, version, evaluation.channel, band, scenario if isinstance(scenario, str) else None)
+        if key not in labels:
+            labels[key] = (
+                channel_label(evaluation.channel, lang),
+                cards.title(card_id, version, lang),
+                _scenario_label(cards, card_id, version, key[4], lang),
+                cards.band_label(card_id, band, lang) if band else none,
+            )
+        channel, title, scenario_text, band_text = labels[key]
+        critical = no_failure
+        if fact.critical_failures:
+            failed = (card_id, version, fact.critical_failures)
+            if failed not in failures:
+                failures[failed] = "; ".join(_criterion_label(cards, card_id, version, c, lang) for c in failed[2])
+            critical = failures[failed]
+        score = wording.number(fact.overall, lang) if fact.overall is not None else none
         rows.append(
-            {
-                "date": wording.short_date(evaluation.started_at),
-                "channel": channel_label(evaluation.channel, lang),
-                "scorecard": cards.title(card_id, version, lang),
-                "scenario": scenario_label(evaluation, cards, lang),
-                "score": wording.number(fact.overall, lang) if fact.overall is not None else t("site.none", lang),
-                "band": cards.band_label(card_id, band, lang) if band else t("site.none", lang),
-                "critical": "; ".join(critical) if critical else t("site.employee.critical_none", lang),
-            }
+            (evaluation.started_at.date().isoformat(), channel, title, scenario_text, score, band_text, critical)
         )
     return rows
+
+
+def _criterion_label(cards: CardBook, card_id: str, version: str, criterion_id: str, lang: str) -> str:
+    criterion = cards.criterion(card_id, version, criterion_id)
+    return criterion.label.get(lang) if criterion else criterion_id
 
 
 def comment_blocks(

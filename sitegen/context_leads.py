@@ -14,31 +14,40 @@ from typing import Any
 from qa.i18n import t
 from qa.models import Assignment, Employee
 from qa.scorecard_model import BEHAVIOURS
-from qa.stats import Interval, mean_interval
+from qa.stats import Interval
 from sitegen import charts, wording
 from sitegen.analysis import EmployeeAnalysis, Facts
 from sitegen.cards import CardBook
 from sitegen.context import PageInfo, criterion_texts, page_frame
+from sitegen.fast_stats import mean_interval
 
 BIN_WIDTH = 10
 
 
 @dataclass(frozen=True)
 class Member:
-    """One employee as the leads' pages see them."""
+    """One employee as the leads' pages see them: their analysis and their mean scores."""
 
     employee: Employee
     analysis: EmployeeAnalysis
-    facts: Sequence[Facts]
+    scores: tuple[float, ...]  # overall score of each approved evaluation
+    mean: float | None
+    behaviour_means: dict[str, float]
 
-    @property
-    def mean(self) -> float | None:
-        scores = [f.overall for f in self.facts if f.overall is not None]
-        return sum(scores) / len(scores) if scores else None
+    @classmethod
+    def of(cls, employee: Employee, analysis: EmployeeAnalysis, facts: Sequence[Facts]) -> Member:
+        scores = tuple(f.overall for f in facts if f.overall is not None)
+        sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
+        for fact in facts:
+            for behaviour, value in fact.behaviours.items():
+                acc = sums[behaviour]
+                acc[0] += value
+                acc[1] += 1
+        means = {b: total / count for b, (total, count) in sums.items()}
+        return cls(employee, analysis, scores, sum(scores) / len(scores) if scores else None, means)
 
     def behaviour_mean(self, behaviour: str) -> float | None:
-        values = [f.behaviours[behaviour] for f in self.facts if behaviour in f.behaviours]
-        return sum(values) / len(values) if values else None
+        return self.behaviour_means.get(behaviour)
 
 
 def group_interval(values: Iterable[float | None]) -> Interval:
@@ -132,9 +141,8 @@ def index_page(
 def _distribution(members: Sequence[Member], lang: str) -> dict[str, Any]:
     counts = [0] * (100 // BIN_WIDTH)
     for member in members:
-        for fact in member.facts:
-            if fact.overall is not None:
-                counts[min(int(fact.overall // BIN_WIDTH), len(counts) - 1)] += 1
+        for score in member.scores:
+            counts[min(int(score // BIN_WIDTH), len(counts) - 1)] += 1
     bins = [f"{low}–{low + BIN_WIDTH}" for low in range(0, 100, BIN_WIDTH)]
     rows = [{"label": b, "cells": [c]} for b, c in zip(bins, counts, strict=True)]
     figure = None

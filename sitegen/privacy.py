@@ -11,16 +11,21 @@ import re
 import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 # A phone number: 8+ digits, possibly grouped by spaces, dots or dashes, optional +33 / (0).
 _PHONE = re.compile(r"(?<![\w])(?:\+\d{1,3}[\s.\-]?)?(?:\(0\)[\s.\-]?)?\d(?:[\s.\-]?\d){7,}(?![\w])")
 _EMAIL = re.compile(r"[\w.+\-]+@[\w\-]+(?:\.[\w\-]+)+")
 _WORD = re.compile(r"\w+", re.UNICODE)
+_DIGIT = re.compile(r"\d")
 MASK = "[…]"
 
 
+@lru_cache(maxsize=200_000)
 def _fold(text: str) -> str:
     """Case- and accent-insensitive form of a word, so 'Élodie' matches 'elodie'."""
+    if text.isascii():
+        return text.lower()
     decomposed = unicodedata.normalize("NFKD", text.casefold())
     return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
@@ -33,6 +38,7 @@ class Redactor:
     _first: set[str] = field(default_factory=set, repr=False)
     _names: dict[tuple[str, ...], None] = field(default_factory=dict, repr=False)
     _longest: int = field(default=1, repr=False)
+    _done: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for name in self.names:
@@ -46,13 +52,20 @@ class Redactor:
         """`text` without phone numbers, e-mails, the `references` and the known names.
 
         Names in `keep` (the page's own employee) stay: their own name is not someone else's.
+        Results are remembered: both languages of a page, and repeated phrases, cost one pass.
         """
+        key = (text, tuple(references), tuple(keep))
+        if key not in self._done:
+            self._done[key] = self._clean(text, key[1], key[2])
+        return self._done[key]
+
+    def _clean(self, text: str, references: tuple[str, ...], keep: tuple[str, ...]) -> str:
         for reference in references:
-            if reference and len(reference) >= 3:
+            if reference and len(reference) >= 3 and reference.casefold() in text.casefold():
                 text = re.sub(re.escape(reference), MASK, text, flags=re.IGNORECASE)
         if "@" in text:
             text = _EMAIL.sub(MASK, text)
-        if any(ch.isdigit() for ch in text):
+        if _DIGIT.search(text):
             text = _PHONE.sub(MASK, text)
         if self._names:
             text = self._without_names(text, {tuple(_fold(w) for w in _WORD.findall(k)) for k in keep})
