@@ -8,21 +8,20 @@ current files, so old evaluations keep their own wording.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from qa.errors import NotFound, QAError, ScorecardError
 from qa.models import Assignment, Employee, Evaluation
 from qa.scorecard_model import Scorecard
-from qa.scorecards import DEFAULT_DIR, load_all
+from qa.scorecards import DEFAULT_DIR, content_version, load_all, scorecard_files
+from sitegen import paths
 from sitegen.cards import CardBook, VersionKey
-
-# What a site token must look like before it becomes a folder name (token_urlsafe output).
-TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 
 
 @dataclass
@@ -49,14 +48,41 @@ def _card_versions(
     return versions
 
 
+_CURRENT: dict[tuple[Any, ...], dict[str, tuple[Scorecard, str]]] = {}
+
+
+def current_scorecards(directory: str | Path = DEFAULT_DIR) -> dict[str, tuple[Scorecard, str]]:
+    """The scorecards of a folder with their versions, re-read only when a file changes.
+
+    The line-precise loader (`qa.scorecards.load_all`) parses YAML in pure Python (~1 s for our
+    three files); the fast C loader is enough when the files are valid, and `load_all` is still
+    what explains an invalid file.
+    """
+    files = scorecard_files([directory])
+    stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    if stamp not in _CURRENT:
+        out: dict[str, tuple[Scorecard, str]] = {}
+        try:
+            for path in files:
+                card = Scorecard.model_validate(yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader))
+                if card.id in out:
+                    raise ValueError(f"duplicate scorecard id {card.id!r}")
+                out[card.id] = (card, content_version(card))
+        except (ValueError, yaml.YAMLError, OSError):
+            try:  # the careful loader names the file, line and column of every problem
+                out = {card_id: (sc.card, sc.version) for card_id, sc in load_all(directory).items()}
+            except ScorecardError as error:
+                raise QAError(f"cannot build the site: a scorecard is invalid:\n{error}") from None
+        _CURRENT.clear()
+        _CURRENT[stamp] = out
+    return _CURRENT[stamp]
+
+
 def load_site_data(store: Any, scorecards_dir: str | Path = DEFAULT_DIR) -> SiteData:
     """Read employees, approved evaluations, scorecards, tokens and assignments from `store`."""
-    try:
-        loaded = load_all(scorecards_dir)
-    except ScorecardError as error:
-        raise QAError(f"cannot build the site: a scorecard is invalid:\n{error}") from None
-    current = {card_id: sc.card for card_id, sc in loaded.items()}
-    current_versions = {(card_id, sc.version) for card_id, sc in loaded.items()}
+    loaded = current_scorecards(scorecards_dir)
+    current = {card_id: card for card_id, (card, _) in loaded.items()}
+    current_versions = {(card_id, version) for card_id, (_, version) in loaded.items()}
 
     everyone = store.list_employees()
     employees = {e.id: e for e in everyone if e.active}
@@ -68,7 +94,7 @@ def load_site_data(store: Any, scorecards_dir: str | Path = DEFAULT_DIR) -> Site
         by_employee[evaluation.employee_id].append(evaluation)
         wanted.add((evaluation.scorecard_id, evaluation.scorecard_version))
     versions = _card_versions(store, sorted(wanted - current_versions), current)
-    versions.update({(card_id, sc.version): sc.card for card_id, sc in loaded.items()})
+    versions.update({(card_id, version): card for card_id, (card, version) in loaded.items()})
     cards = CardBook(current=current, versions=versions)
 
     evaluations: dict[str, list[Evaluation]] = {}
@@ -80,7 +106,7 @@ def load_site_data(store: Any, scorecards_dir: str | Path = DEFAULT_DIR) -> Site
 
     tokens = store.site_tokens(sorted(employees)) if employees else {}
     for employee_id, token in tokens.items():
-        if not TOKEN.match(token):
+        if not paths.TOKEN.match(token):
             raise QAError(f"the site token of employee {employee_id!r} is not a safe folder name; rotate it")
     return SiteData(
         employees=employees,

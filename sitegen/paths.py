@@ -12,9 +12,14 @@ from __future__ import annotations
 
 import hashlib
 import posixpath
+import re
 from collections.abc import Mapping
 
+from sitegen.write import UnsafePath
+
 LANGS = ("fr", "en")
+# What a site token must look like before it becomes a folder name (token_urlsafe output).
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,128}$")
 ASSETS = "assets"
 
 
@@ -23,6 +28,8 @@ def _suffix(lang: str) -> str:
 
 
 def employee_page(token: str, lang: str) -> str:
+    if not TOKEN.match(token):
+        raise UnsafePath("refused a site token that is not a plain folder name; rotate it (qa site links --rotate)")
     return f"p/{token}/{'index' if lang == 'fr' else lang}.html"
 
 

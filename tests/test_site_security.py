@@ -1,0 +1,189 @@
+"""Hostile text stays text, output paths never leave the output folder, pages carry no one else's data."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from sitegen import paths
+from sitegen.build import build_site
+from sitegen.privacy import MASK, Redactor
+from sitegen.write import UnsafePath, remove, safe_join, write_bytes
+
+from .site_world import (
+    CUSTOMER_REF,
+    EMPLOYEES,
+    PHONE,
+    RECORDING,
+    UNAPPROVED_MARKER,
+    XSS_COMMENT,
+    XSS_NAME,
+    make_world,
+    soup,
+)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("site")
+    world = make_world(tmp)
+    out = tmp / "site"
+    report = build_site(world.store, out, workers=1)
+    tokens = world.store.site_tokens()
+    yield world, out, report, tokens
+    world.store.close()
+
+
+def every_page(out: Path) -> list[Path]:
+    return sorted(out.rglob("*.html"))
+
+
+# -- escaping ---------------------------------------------------------------------------------------
+
+
+def test_a_script_in_a_comment_is_shown_as_text(built) -> None:
+    _, out, _, tokens = built
+    file = out / paths.employee_page(tokens["E1"], "fr")
+    html = file.read_text()
+    assert "<script>alert(1)" not in html
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in html
+    assert XSS_COMMENT in soup(file).get_text()  # what the reader sees: the text itself
+
+
+def test_a_hostile_employee_name_is_shown_as_text_everywhere(built) -> None:
+    _, out, _, tokens = built
+    for file in every_page(out):
+        html = file.read_text()
+        assert "<img" not in html and "onerror=alert" not in html.replace("onerror=alert(1)&gt;", ""), file
+    own = soup(out / paths.employee_page(tokens["E3"], "fr"))
+    assert XSS_NAME in own.h1.get_text()
+    assert own.title.get_text().endswith(XSS_NAME)
+
+
+def test_chart_data_cannot_close_its_script_element(built) -> None:
+    _, out, report, _ = built
+    html = (out / report.leads_page).read_text()
+    # The team "Centre <b>d'appels</b>" is a heatmap row: escaped for Plotly, then for the script.
+    for script in soup(out / report.leads_page).find_all("script", attrs={"data-chart": True}):
+        assert "<" not in script.string and ">" not in script.string
+    assert "\\u003cb\\u003e" not in html or "&lt;b&gt;" not in html  # one encoding or the other, never raw
+    assert "<b>d'appels</b>" not in html
+
+
+# -- paths ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["../../etc", "../x.html", "/etc/passwd", "a/../../b", "p/./x", "", "a//b", "a\\..\\b", "x\x00y", " p/x"],
+)
+def test_safe_join_refuses_paths_leaving_the_output_folder(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(UnsafePath):
+        safe_join(tmp_path, bad)
+    with pytest.raises(UnsafePath):
+        write_bytes(tmp_path, bad, b"x")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_path_traversal_id_cannot_write_outside(tmp_path: Path) -> None:
+    root = tmp_path / "out"
+    root.mkdir()
+    for hostile in ("../../etc", "../outside"):
+        with pytest.raises(UnsafePath):
+            paths.employee_page(hostile, "fr")
+        with pytest.raises(UnsafePath):
+            write_bytes(root, f"p/{hostile}/index.html", b"x")
+    assert not (tmp_path / "etc").exists() and not (tmp_path / "outside").exists()
+
+
+def test_a_symlink_inside_the_output_folder_cannot_lead_outside(tmp_path: Path) -> None:
+    root, outside = tmp_path / "out", tmp_path / "outside"
+    root.mkdir()
+    outside.mkdir()
+    os.symlink(outside, root / "p")
+    with pytest.raises(UnsafePath):
+        write_bytes(root, "p/index.html", b"x")
+    assert list(outside.iterdir()) == []
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.text(min_size=0, max_size=12), min_size=1, max_size=4))
+def test_safe_join_result_is_always_inside_the_root(tmp_path_factory, parts: list[str]) -> None:
+    root = tmp_path_factory.getbasetemp() / "hypothesis-root"
+    root.mkdir(exist_ok=True)
+    try:
+        target = safe_join(root, *parts)
+    except UnsafePath:
+        return
+    assert target.is_relative_to(root.resolve()) and target != root.resolve()
+
+
+def test_writes_are_atomic_and_remove_cleans_empty_folders(tmp_path: Path) -> None:
+    write_bytes(tmp_path, "p/t/index.html", b"one")
+    write_bytes(tmp_path, "p/t/index.html", b"two")
+    assert (tmp_path / "p/t/index.html").read_bytes() == b"two"
+    assert [p.name for p in (tmp_path / "p/t").iterdir()] == ["index.html"]  # no temp file left
+    assert remove(tmp_path, "p/t/index.html")
+    assert not (tmp_path / "p").exists() and tmp_path.exists()
+
+
+# -- privacy ----------------------------------------------------------------------------------------
+
+
+def test_employee_pages_hold_no_customer_data_colleague_or_unapproved_evaluation(built) -> None:
+    _, out, _, tokens = built
+    names = {e["id"]: e["display_name"] for e in EMPLOYEES}
+    for employee, token in tokens.items():
+        for lang in paths.LANGS:
+            file = out / paths.employee_page(token, lang)
+            text = soup(file).get_text(" ")
+            html = file.read_text()
+            for other, name in names.items():
+                if other != employee:
+                    assert name not in text, f"{employee} page shows {other}'s name"
+            assert CUSTOMER_REF not in html and RECORDING not in html
+            assert PHONE not in text and "0612345678" not in text.replace(" ", "")
+            assert UNAPPROVED_MARKER not in html
+            for other_token in tokens.values():
+                if other_token != token:
+                    assert other_token not in html
+
+
+def test_redacted_comments_keep_the_rest_of_the_text(built) -> None:
+    _, out, _, tokens = built
+    text = soup(out / paths.employee_page(tokens["E1"], "fr")).get_text(" ")
+    assert f"{MASK} était en pause. Rappel au {MASK}." in text
+    bruno = soup(out / paths.employee_page(tokens["E2"], "fr")).get_text(" ")
+    assert f"Client {MASK} rappelé." in bruno
+
+
+def test_only_approved_evaluations_are_counted(built) -> None:
+    world, out, _, tokens = built
+    from .test_site import cells
+
+    rows = cells(soup(out / paths.employee_page(tokens["E1"], "fr")), "evaluations-caption")
+    assert len(rows) == len(world.approved_overall("E1")) == 5
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Appelez le 06 12 34 56 78 svp", f"Appelez le {MASK} svp"),
+        ("Tél. +33 6 12 34 56 78.", f"Tél. {MASK}."),
+        ("mail: jean.dupont@example.com", f"mail: {MASK}"),
+        ("Vu ÉLODIE durand hier", f"Vu {MASK} hier"),
+        ("Alice Martin a aidé", "Alice Martin a aidé"),  # the page's own employee
+        ("Note 4 sur 5 en 2025", "Note 4 sur 5 en 2025"),  # short numbers are not phone numbers
+    ],
+)
+def test_redactor(text: str, expected: str) -> None:
+    redactor = Redactor(["Élodie Durand", "Alice Martin"])
+    assert redactor.clean(text, keep=["Alice Martin"]) == expected
+
+
+def test_customer_reference_is_removed_whatever_its_case() -> None:
+    assert Redactor().clean("ref cli-0042424 ok", [CUSTOMER_REF]) == f"ref {MASK} ok"
