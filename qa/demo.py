@@ -39,6 +39,7 @@ LENIENT_SHIFT = 0.08  # the planted lenient evaluator: +8 points on average
 # Severity of the other evaluators, in points/100 (a small, realistic spread).
 SEVERITIES = (0.0, -0.015, 0.01, -0.01, 0.015, -0.005, 0.005)
 VISIT_NOISE = 0.035  # visit-to-visit spread of an employee's level (points/100)
+VARIANTS = 24  # answer sets per (scorecard, scenario, level): see _Generator._scored
 DEFAULT_EMPLOYEES = 40
 DEFAULT_EVALUATIONS = 600
 DEFAULT_SEED = 2024
@@ -120,8 +121,10 @@ class _Generator:
         cards = load_all()
         self.cards = {key: cards[key] for key in ("mystery_visit", "phone_call")}
         self.start = _month_start(today, MONTHS - 1)
-        self.interactions: list[Interaction] = []
+        self.interactions: list[dict[str, Any]] = []
         self.audit: list[dict[str, Any]] = []
+        self._behaviours: dict[str, dict[str, str]] = {}
+        self._score_cache: dict[tuple[Any, ...], tuple[dict[str, Any], ScoreResult, dict[str, Any]]] = {}
 
     def run(self) -> DemoData:
         staff, skills = self._employees()
@@ -133,7 +136,7 @@ class _Generator:
             employee = self.rng.choice(shop_staff if visit else call_staff)
             docs.append(self._evaluation(index, employee, skills[employee.id], visit))
         self._spare_calls(call_staff, len(self.interactions))
-        self.interactions.sort(key=lambda i: i.started_at)
+        self.interactions.sort(key=lambda i: i["started_at"])
         docs.sort(key=lambda d: d["started_at"])
         drafts = self._drafts(shop_staff, skills)
         return DemoData(
@@ -141,7 +144,7 @@ class _Generator:
             today=self.today,
             users=self.users,
             employees=staff,
-            interactions=self.interactions,
+            interactions=validated_many(Interaction, self.interactions),
             evaluations=validated_many(Evaluation, docs),
             audit=validated_many(AuditEntry, self.audit),
             drafts=drafts,
@@ -199,8 +202,7 @@ class _Generator:
         started = self._moment(visit)
         p = min(0.98, max(0.03, skill + evaluator.severity + rng.gauss(0, VISIT_NOISE)))
         critical_risk = 0.001 if skill > 0.6 else 0.02  # critical failures: mostly those who struggle
-        answers = self._answers(loaded.card, p, scenario, critical_risk)
-        result = score(loaded.card, answers)
+        answers, result, snapshot = self._scored(loaded, p, scenario, critical_risk)
         ev_id = ident(self.seed, "ev", index)
         doc: dict[str, Any] = {
             "id": ev_id,
@@ -212,8 +214,8 @@ class _Generator:
             "started_at": started,
             "answers": answers,
             "comments": self._comments(loaded.card, result),
-            "debrief": self._debrief(scenario, result.overall),
-            "score": score_snapshot(result),
+            "debrief": self._debrief(scenario, result.overall, visit),
+            "score": snapshot,
         }
         if visit:
             doc["visit"] = self._visit_context(loaded.card, employee, started, scenario, answers)
@@ -224,12 +226,24 @@ class _Generator:
             self.interactions.append(call)
             doc["interaction_id"] = call_id
             doc["visit"] = {"interaction_id": call_id, "call_datetime": started.isoformat(timespec="minutes"),
-                            "duration_seconds": call.duration_seconds, "scenario": scenario, "call_type": "recorded",
+                            "duration_seconds": call["duration_seconds"], "scenario": scenario, "call_type": "recorded",
                             "hold_seconds": rng.choice((0, 0, 0, 30, 45, 90, 150))}  # fmt: skip
             submitted = self._office_hours_after(started, hours=rng.uniform(2, 96))
         doc["submitted_at"] = self._before_today(submitted)
         self._history(doc)
         return doc
+
+    def _scored(self, loaded: LoadedScorecard, p: float, scenario: str,
+                critical_risk: float) -> tuple[dict[str, Any], ScoreResult, dict[str, Any]]:  # fmt: skip
+        """Answers for an evaluation at level p, scored; one of `VARIANTS` answer sets per level, so that
+        100,000 evaluations need a few thousand scorings (records are read-only: sharing is safe)."""
+        level = round(p * 100)
+        key = (loaded.id, scenario, level, critical_risk, self.rng.randrange(VARIANTS))
+        if key not in self._score_cache:
+            answers = self._answers(loaded.card, level / 100, scenario, critical_risk)
+            result = score(loaded.card, answers)
+            self._score_cache[key] = (answers, result, score_snapshot(result))
+        return self._score_cache[key]
 
     def _answers(self, card: Scorecard, p: float, scenario: str, critical_risk: float) -> dict[str, Any]:
         rng = self.rng
@@ -246,15 +260,18 @@ class _Generator:
     def _comments(self, card: Scorecard, result: Any) -> dict[str, str]:
         rng = self.rng
         comments = {}
-        behaviours = {c.id: s.behaviour or "solution" for s in card.sections for c in s.criteria}
+        behaviours = self._behaviours.setdefault(
+            card.id, {c.id: s.behaviour or "solution" for s in card.sections for c in s.criteria}
+        )
+        missed = txt.MISSED_VISIT if "face_to_face" in card.channels else txt.MISSED_CALL
         for cid, criterion in result.criteria.items():
             if criterion.passed is False and rng.random() < 0.3:
-                comments[cid] = rng.choice(txt.MISSED[behaviours[cid]])
+                comments[cid] = rng.choice(missed[behaviours[cid]])
             elif criterion.fraction == 1.0 and rng.random() < 0.02:
                 comments[cid] = rng.choice(txt.PRAISED)
         return comments
 
-    def _debrief(self, scenario: str, overall: float | None) -> dict[str, str]:
+    def _debrief(self, scenario: str, overall: float | None, visit: bool) -> dict[str, str]:
         rng = self.rng
         overall = overall or 0.0
         observed = (
@@ -262,7 +279,7 @@ class _Generator:
         )
         met = overall >= 70
         debrief = {
-            "situation": rng.choice(txt.SITUATION[scenario]),
+            "situation": rng.choice((txt.SITUATION if visit else txt.SITUATION_CALL)[scenario]),
             "behaviours_observed": rng.choice(observed),
             "expectations_met": rng.choice(txt.MET if met else txt.NOT_MET),
         }
@@ -288,12 +305,12 @@ class _Generator:
             context["greeted_at"] = (started + timedelta(seconds=round(wait * 60))).isoformat(timespec="seconds")
         return with_measured(card, context)  # the wait is computed from the two times, as the app does
 
-    def _call(self, call_id: str, employee: Employee, started: datetime) -> Interaction:
+    def _call(self, call_id: str, employee: Employee, started: datetime) -> dict[str, Any]:
         rng = self.rng
         duration = int(min(2400, max(45, rng.lognormvariate(5.5, 0.6))))  # median about 4 minutes
-        return Interaction(id=call_id, employee_id=employee.id, channel="phone", started_at=started,
-                           duration_seconds=duration, recording=f"recordings/{call_id}.mp3",
-                           customer_ref=f"CLI-{rng.randrange(10**7):07d}")  # fmt: skip
+        return {"id": call_id, "employee_id": employee.id, "channel": "phone", "started_at": started,
+                "duration_seconds": duration, "recording": f"recordings/{call_id}.mp3",
+                "customer_ref": f"CLI-{rng.randrange(10**7):07d}"}  # fmt: skip
 
     def _spare_calls(self, call_staff: list[Employee], evaluated: int) -> None:
         """Calls nobody scored yet, as many as the scored ones: the frame the sampler draws from."""
@@ -323,7 +340,7 @@ class _Generator:
         roll = rng.random()
         status = "submitted" if recent and roll < 0.6 else rng.choices(
             ("approved", "submitted", "returned", "disputed"), (88, 4, 4, 4))[0]  # fmt: skip
-        entries = [("submitted", doc["evaluator"], submitted, {})]
+        entries: list[tuple[str, str, datetime, dict[str, Any]]] = [("submitted", doc["evaluator"], submitted, {})]
         changed = submitted
         if status != "submitted":
             changed = self._office_hours_after(submitted, hours=rng.uniform(3, 72))

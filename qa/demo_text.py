@@ -41,14 +41,13 @@ COMPLAINT_ONLY = frozenset(
     {"apologised", "goodwill_gesture", "stayed_calm", "calm_from_start", "no_policy_shield", "took_ownership"}
 )
 
-# One remark per behaviour when a criterion was missed, and a few for good moments.
-MISSED = {
+# Remarks on a missed criterion, per behaviour, for visits and for calls; and a few for good moments.
+MISSED_VISIT = {
     "courtesy": (
         "Pas de bonjour à mon arrivée : l'employé rangeait les rayons et ne m'a pas vu.",
         "Accueil correct mais sans sourire ni regard, très mécanique.",
         "Le vouvoiement n'a pas été tenu, tutoiement dès la deuxième phrase.",
         "Aucun remerciement au moment de partir.",
-        "Décroché après de longues sonneries, sans présentation.",
     ),
     "listening": (
         "M'a coupé la parole à deux reprises avant que j'aie fini d'expliquer.",
@@ -65,8 +64,34 @@ MISSED = {
     "solution": (
         "Aucun délai annoncé pour le remboursement.",
         "Information inexacte sur la garantie, corrigée ensuite par une collègue.",
-        "On m'a demandé de rappeler plus tard au lieu de prendre mes coordonnées.",
+        "On m'a demandé de revenir plus tard au lieu de prendre mes coordonnées.",
         "Pas de récapitulatif à la fin, je ne savais pas ce qui allait se passer.",
+    ),
+}
+MISSED_CALL = {
+    "courtesy": (
+        "Décroché après de longues sonneries, sans présentation.",
+        "Pas de prénom ni de nom de service au décroché.",
+        "Ton sec dès le début de l'appel.",
+        "Pas de remerciement avant de raccrocher.",
+    ),
+    "listening": (
+        "A interrompu le client pendant qu'il expliquait son problème.",
+        "Aucune reformulation : le client a dû répéter son numéro de commande.",
+        "Longs silences, aucune marque d'écoute.",
+        "Questions fermées uniquement, le vrai motif n'a pas été cherché.",
+    ),
+    "empathy": (
+        "Le client était agacé ; aucune phrase pour reconnaître son agacement.",
+        "Pas d'excuse pour la coupure de service.",
+        "Réponse très scriptée, peu naturelle.",
+        "« Ce n'est pas mon service » sans proposer de transfert.",
+    ),
+    "solution": (
+        "Mise en attente de deux minutes sans prévenir.",
+        "Aucun délai de traitement annoncé.",
+        "Rappel promis pour 15 h, non effectué.",
+        "Pas de numéro de dossier donné au client.",
     ),
 }
 PRAISED = (
@@ -91,6 +116,23 @@ SITUATION = {
         "Achat d'un cadeau avec besoin de conseil sur le choix.",
         "Achat d'un accessoire, avec une question sur la compatibilité.",
         "Je voulais acheter le modèle en promotion et comparer deux options.",
+    ),
+}
+SITUATION_CALL = {
+    "enquiry": (
+        "Le client appelait pour connaître les délais de livraison de sa commande.",
+        "Appel pour une question sur les options de son abonnement.",
+        "Demande de renseignements sur les horaires et le retrait en magasin.",
+    ),
+    "complaint": (
+        "Réclamation : colis annoncé livré mais jamais reçu.",
+        "Le client contestait des frais de résiliation.",
+        "Appel d'un client mécontent après une intervention annulée deux fois.",
+    ),
+    "purchase": (
+        "Le client voulait souscrire l'offre vue dans la publicité.",
+        "Commande par téléphone d'un produit indisponible sur le site.",
+        "Appel pour ajouter une option à son contrat.",
     ),
 }
 BEHAVIOURS_GOOD = (

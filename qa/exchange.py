@@ -229,8 +229,11 @@ class _Row:
 
 def import_evaluations(store: Any, path: Path, *, by: str = "import") -> ImportReport:
     """Import a JSON export, or a CSV/Excel table in the wide export's shape; all rows or none."""
-    text_head = path.read_bytes()[:64].lstrip(b"\xef\xbb\xbf \r\n\t") if path.is_file() else b""
-    if text_head.startswith((b"{", b"[")):
+    head = b""
+    if path.is_file():
+        with path.open("rb") as handle:
+            head = handle.read(64).lstrip(b"\xef\xbb\xbf \r\n\t")
+    if head.startswith((b"{", b"[")):
         rows, cards, people = _read_json(path, store)
     else:
         rows, cards, people = _read_csv(path, store)
@@ -281,7 +284,9 @@ def _checked(row: _Row, cards: _Cards) -> tuple[Evaluation | None, list[str]]:
         version, card = cards.get(str(doc.get("scorecard_id") or ""), str(doc.get("scorecard_version") or ""))
     except KeyError as error:
         return None, [str(error.args[0])]
-    answers = doc.get("answers") if isinstance(doc.get("answers"), dict) else {}
+    answers = doc.get("answers", {})
+    if not isinstance(answers, dict):
+        return None, ["answers: must be a mapping of criterion id -> answer"]
     partial = doc.get("status") == "draft"
     problems = validate_answers(card, answers, partial=partial)
     if problems:
@@ -440,9 +445,7 @@ def _typed_context(card: Scorecard, field_id: str, text: str, decimal_comma: boo
         return text  # the evaluation is still valid; the app flags a wrong context value
 
 
-def _read_csv(
-    path: Path, store: Any
-) -> tuple[list[_Row], dict[str, dict[str, Any]], dict[str, tuple[int, dict[str, Any]]]]:
+def _read_csv(path: Path, store: Any) -> tuple[list[_Row], _Cards, dict[str, tuple[int, dict[str, Any]]]]:
     table = read_table(path)
     unknown = [name for name in table.header if not _known_column(name)]
     missing = [name for name in ("id", "scorecard_id", "evaluator", "employee_id", "channel", "started_at")
