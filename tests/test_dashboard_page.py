@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from datetime import UTC, date, datetime
 
 import pytest
@@ -17,6 +18,15 @@ from .calibration_world import mini
 from .conftest import ROOT
 
 PASSWORD = "correct horse battery"  # noqa: S105 - a test user in a temporary folder
+
+
+@pytest.fixture(autouse=True)
+def _restore_main_module():
+    """AppTest leaves its script as sys.modules["__main__"]; a later forkserver/spawn process would
+    then re-run that page on start-up (tests/test_store_durability.py did). Put the real one back."""
+    main = sys.modules["__main__"]
+    yield
+    sys.modules["__main__"] = main
 
 
 @pytest.fixture(scope="module")
