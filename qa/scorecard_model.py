@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -92,11 +92,19 @@ class Criterion(Strict):
     na_allowed: bool = False
     pass_at: int | None = None
 
+    @model_validator(mode="before")
+    @classmethod
+    def _na_follows_scale(cls, data: Any) -> Any:
+        """yes_no_na means N/A is allowed: make it explicit so a dumped scorecard loads back as it was."""
+        if isinstance(data, dict) and isinstance(data.get("scale"), dict) and data["scale"].get("type") == "yes_no_na":
+            if data.get("na_allowed") is False:
+                raise ValueError("scale yes_no_na allows N/A, but na_allowed is false")
+            data = {**data, "na_allowed": True}
+        return data
+
     @model_validator(mode="after")
     def _check(self) -> Criterion:
         scale = self.scale
-        if isinstance(scale, YesNoNA) and not self.na_allowed and "na_allowed" in self.model_fields_set:
-            raise ValueError("scale yes_no_na allows N/A, but na_allowed is false")
         if isinstance(scale, (YesNo, YesNoNA)):
             if self.pass_at is not None:
                 raise ValueError("pass_at applies to rating and points scales only (yes passes)")

@@ -213,3 +213,13 @@ def test_every_accepted_key_is_documented():
     assert not undocumented, f"keys missing from scorecards/README.md: {undocumented}"
     scale_types = ["yes_no", "yes_no_na", "rating", "points"]
     assert all(f"`{t}`" in readme for t in scale_types)
+
+
+def test_a_dumped_scorecard_loads_back_unchanged():
+    """The store remembers old versions as JSON dumps: they must load back to the same version."""
+    from qa.scorecard_model import Scorecard
+    from qa.scorecards import load_all
+
+    for loaded in load_all(ROOT / "scorecards").values():
+        again = Scorecard.model_validate(loaded.card.model_dump(mode="json"))
+        assert content_version(again) == loaded.version
