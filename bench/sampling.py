@@ -12,6 +12,7 @@ import statistics
 import sys
 import tempfile
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +20,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from qa.draws import period_frame, run_draw
 from qa.interactions import ColumnMapping, check_rows, import_interactions, read_table
-from qa.models import Employee
+from qa.models import Employee, User
 from qa.sampling import SamplingPlan, assign_evaluators, draw_sample
 from qa.store import Store
 
@@ -127,7 +129,24 @@ def main() -> int:
                 wall, cpu, report = timed(lambda: import_interactions(store, data, path.name, MAPPING))
                 print(
                     f"import again (idempotent): {report.added:,} added, {report.already_present:,} present: "
-                    f"{wall:.2f} s wall"
+                    f"{wall:.2f} s wall, {cpu:.2f} s CPU"
+                )
+                store.add_user(
+                    User(
+                        name="lead",
+                        display_name="Lead",
+                        role="qa_lead",
+                        password_hash="!",  # noqa: S106
+                        created_at=datetime.now(UTC),
+                    )
+                )
+                draw_plan = SamplingPlan(period="2026-12", quota=4, strata=("channel", "week"), min_duration=30)
+                wall, cpu, frame_rows = timed(lambda: len(period_frame(store, draw_plan)))
+                print(f"store -> frame: {frame_rows:,} interactions read: {wall:.2f} s wall, {cpu:.2f} s CPU")
+                wall, cpu, outcome = timed(lambda: run_draw(store, draw_plan, seed=1))
+                print(
+                    f"draw end to end (read the store, draw, assign, record): {len(outcome.draw.selected):,} "
+                    f"drawn: {wall:.2f} s wall, {cpu:.2f} s CPU"
                 )
     return 0
 

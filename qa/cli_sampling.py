@@ -10,7 +10,7 @@ import sys
 from typing import Any
 
 from qa.cli import command, data_dir, print_json
-from qa.draws import draw_progress, find_draw, plan_of, run_draw, topup, verify_draw
+from qa.draws import describe_shortfalls, draw_progress, find_draw, plan_of, run_draw, topup, verify_draw
 from qa.errors import QAError
 from qa.interactions import (
     FIELDS,
@@ -251,16 +251,14 @@ def _plan(args: argparse.Namespace) -> SamplingPlan:
 
 
 def _print_shortfalls(shortfalls: dict[str, Any]) -> None:
-    short = shortfalls.get("employees", {})
-    if not short:
-        print("every quota and stratum met")
-    for emp, info in sorted(short.items()):
-        print(f"SHORT {emp}: {info['drawn']} of {info['quota']} drawn ({info['available']} available)")
-        for s in info["strata"]:
-            where = ", ".join(f"{k}={v}" for k, v in s["stratum"].items()) or "all"
-            print(f"  stratum {where}: wanted {s['wanted']}, available {s['available']}")
+    if shortfalls.get("employees"):
+        print("SHORT: the interactions stored cannot meet these quotas or strata:")
+        for line in describe_shortfalls({"employees": shortfalls["employees"]}):
+            print(f"  {line}")
+    else:
+        print(describe_shortfalls({})[0])
     if shortfalls.get("unassigned"):
-        print(f"UNASSIGNED (no evaluator allowed): {', '.join(shortfalls['unassigned'])}")
+        print("UNASSIGNED: " + describe_shortfalls({"unassigned": shortfalls["unassigned"]})[-1])
 
 
 def _print_outcome(outcome: Any, as_json: bool) -> int:

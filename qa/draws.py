@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from qa.errors import NotFound, QAError
+from qa.i18n import t
 from qa.models import Assignment, Draw
 from qa.partitions import months_between
 from qa.sampling import SamplingPlan, Selection, assign_evaluators, draw_sample, frame_of
@@ -33,6 +34,45 @@ FORMAT = 1  # version of the layout of Draw.plan["resolved"]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class SamplingError(QAError):
+    """A draw that cannot be made as asked; `message(lang)` says why in French or English."""
+
+    def __init__(self, code: str, **values: Any) -> None:
+        self.code = code
+        self.values = values
+        super().__init__(self.message("en"))
+
+    def message(self, lang: str = "en") -> str:
+        return t(f"sampling.draw.{self.code}", lang, **self.values)
+
+
+def describe_shortfalls(shortfalls: dict[str, Any], lang: str = "en") -> list[str]:
+    """One line per employee who fell short, then one per short stratum, then unassigned ones."""
+    lines: list[str] = []
+    for emp, info in sorted(shortfalls.get("employees", {}).items()):
+        lines.append(
+            t(
+                "sampling.short.employee",
+                lang,
+                employee=emp,
+                drawn=info["drawn"],
+                quota=info["quota"],
+                available=info["available"],
+            )
+        )
+        for item in info["strata"]:
+            where = ", ".join(f"{k}={v}" for k, v in item["stratum"].items()) or "-"
+            lines.append(
+                "  "
+                + t("sampling.short.stratum", lang, where=where, wanted=item["wanted"], available=item["available"])
+            )
+    if not lines:
+        lines.append(t("sampling.short.none", lang))
+    if shortfalls.get("unassigned"):
+        lines.append(t("sampling.short.unassigned", lang, ids=", ".join(shortfalls["unassigned"])))
+    return lines
 
 
 @dataclass
@@ -55,7 +95,7 @@ def quota_employees(store: Any, plan: SamplingPlan) -> list[str]:
     known = {e.id for e in store.list_employees()}
     unknown = sorted(set(plan.employees) - known)
     if unknown:
-        raise QAError(f"unknown employee(s) in the plan: {', '.join(unknown)}")
+        raise SamplingError("unknown_employees", ids=", ".join(unknown))
     return sorted(set(plan.employees))
 
 
@@ -65,11 +105,11 @@ def evaluator_pool(store: Any, plan: SamplingPlan) -> list[str]:
     if plan.evaluators is not None:
         unknown = sorted(set(plan.evaluators) - set(users))
         if unknown:
-            raise QAError(f"not an active user, cannot evaluate: {', '.join(unknown)}")
+            raise SamplingError("unknown_evaluators", ids=", ".join(unknown))
         return sorted(set(plan.evaluators))
     pool = sorted(name for name, user in users.items() if user.role == "qa_lead")
     if not pool:
-        raise QAError("no evaluator: add a QA lead (qa users add NAME --role qa_lead) or name evaluators")
+        raise SamplingError("no_evaluator")
     return pool
 
 
@@ -104,9 +144,15 @@ def _draw_id(period: str, frame_hash: str, seed: int, now: datetime) -> str:
 
 
 def _record(
-    store: Any, plan: SamplingPlan, seed: int, by: str, now: datetime, resolved: dict[str, Any], topup_of: str | None
+    store: Any,
+    frame: pd.DataFrame,
+    plan: SamplingPlan,
+    seed: int,
+    by: str,
+    now: datetime,
+    resolved: dict[str, Any],
+    topup_of: str | None,
 ) -> DrawOutcome:
-    frame = period_frame(store, plan)
     excluded = resolved["excluded_evaluated"] + resolved["excluded_drawn"] + resolved["replaced"]
     selection = draw_sample(
         plan, frame, seed, employees=resolved["employees"], excluded=excluded, held=resolved["held"]
@@ -153,14 +199,11 @@ def run_draw(
     """
     earlier = [d for d in store.list_draws() if d.plan.get("period") == plan.period and not d.plan.get("topup_of")]
     if earlier and not allow_repeat:
-        raise QAError(
-            f"{plan.period} already has draw {earlier[-1].id}: top it up (qa sample topup "
-            f"{earlier[-1].id}) or ask for another draw explicitly"
-        )
+        raise SamplingError("already_drawn", period=plan.period, draw=earlier[-1].id)
     seed = secrets.randbits(63) if seed is None else seed
     frame = period_frame(store, plan)
     if frame.empty:
-        raise QAError(f"no interaction stored in {plan.period}: import the call logs first")
+        raise SamplingError("no_interactions", period=plan.period)
     in_frame = set(frame["id"].tolist())
     employees = quota_employees(store, plan)
     pool = evaluator_pool(store, plan)
@@ -175,7 +218,7 @@ def run_draw(
         "replaced": [],
         "loads": {},
     }
-    return _record(store, plan, seed, by, clock(), resolved, None)
+    return _record(store, frame, plan, seed, by, clock(), resolved, None)
 
 
 def topup(
@@ -197,7 +240,7 @@ def topup(
     replace = sorted(set(replace))
     wrong = [i for i in replace if i not in drawn or i in replaced_before]
     if wrong:
-        raise QAError(f"not an interaction currently drawn by {root.id} (or its top-ups): {', '.join(wrong)}")
+        raise SamplingError("not_drawn", draw=root.id, ids=", ".join(wrong))
     replaced = sorted(replaced_before | set(replace))
     held = sorted(drawn - set(replaced))
     frame = period_frame(store, plan)
@@ -224,7 +267,7 @@ def topup(
     }
     seed = secrets.randbits(63) if seed is None else seed
     # Recorded even when nothing was missing: the top-up then documents that the draw was complete.
-    outcome = _record(store, plan, seed, by, clock(), resolved, root.id)
+    outcome = _record(store, frame, plan, seed, by, clock(), resolved, root.id)
     cancelled = [
         a.model_copy(update={"status": "cancelled"})
         for d in family
@@ -316,7 +359,7 @@ def find_draw(store: Any, draw_id: str) -> Draw:
         return store.get_draw(draw_id)
     except NotFound:
         known = [d.id for d in store.list_draws()][-5:]
-        raise QAError(f"no draw {draw_id!r}" + (f" (latest: {', '.join(known)})" if known else "")) from None
+        raise SamplingError("no_draw", draw=draw_id, latest=f" ({', '.join(known)})" if known else "") from None
 
 
 @dataclass

@@ -12,6 +12,7 @@ million rows stay within seconds. Column mappings are saved as small JSON files 
 from __future__ import annotations
 
 import codecs
+import csv
 import io
 import json
 import re
@@ -27,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from qa.errors import QAError
@@ -305,6 +307,32 @@ def _guess_sep(header: str) -> str:
     return best if counts[best] else ";"
 
 
+def _arrow_csv(body: str, first: str, sep: str) -> pd.DataFrame | None:
+    """The common case read by Arrow's multithreaded reader (~4x faster than pandas' C parser): every
+    row on its own line, as many fields as headers. None otherwise (blank lines, line breaks in
+    quotes, a wrong field count...): pandas then reads it and says exactly where the problem is."""
+    headers = [h.strip() for h in next(csv.reader([first.rstrip("\r")], delimiter=sep))]
+    if len(set(headers)) != len(headers) or "\n\n" in body or "\n\r\n" in body:
+        return None
+    try:
+        table = pacsv.read_csv(
+            io.BytesIO(body.encode("utf-8")),
+            read_options=pacsv.ReadOptions(column_names=headers, skip_rows=1),
+            parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=False),
+            convert_options=pacsv.ConvertOptions(
+                column_types=dict.fromkeys(headers, pa.large_string()),
+                strings_can_be_null=False,
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if table.num_rows != body.count("\n") - (1 if body.endswith("\n") else 0):
+        return None  # a quoted value held a line break: line numbers need pandas' reading
+    string = pd.StringDtype("pyarrow", na_value=np.nan)
+    return table.to_pandas(types_mapper={pa.large_string(): string}.get)
+
+
 def read_csv_table(data: bytes, source: str, mapping: ColumnMapping | None = None) -> Table:
     """A CSV export as a table of strings, each row with its line in the file."""
     text = decode_text(data, source, mapping.encoding if mapping else None)
@@ -314,6 +342,11 @@ def read_csv_table(data: bytes, source: str, mapping: ColumnMapping | None = Non
     header_line = text[: len(text) - len(body)].count("\n") + 1
     first = body.split("\n", 1)[0]
     sep = (mapping.sep if mapping and mapping.sep else None) or _guess_sep(first)
+    fast = _arrow_csv(body, first, sep)
+    if fast is not None:
+        return _drop_blank_rows(
+            Table(fast, np.arange(len(fast), dtype=np.int64) + header_line + 1, header_line, source)
+        )
     try:
         frame = pd.read_csv(
             io.StringIO(body),
@@ -442,11 +475,17 @@ def _column(table: Table, mapping: ColumnMapping) -> tuple[dict[str, str], list[
     return found, problems
 
 
+def _arrow(series: pd.Series) -> pa.Array:
+    """A string column as one Arrow array (zero-copy for pandas' Arrow-backed strings)."""
+    arr = pa.array(series, type=pa.large_string())
+    return arr.combine_chunks() if isinstance(arr, pa.ChunkedArray) else arr
+
+
 def _fast_french_dates(text: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     """`dd/mm/yyyy hh:mm` parsed by Arrow (C++, ~20x faster than pandas' strptime): (datetime64[s], ok).
 
     Arrow rolls 31/02 over to 03/03, so a date is kept only if its month is the one written."""
-    arr = pa.array(text, type=pa.large_string())
+    arr = _arrow(text)
     parsed = pc.strptime(arr, format="%d/%m/%Y %H:%M", unit="s", error_is_null=True)
     month = pc.utf8_lpad(pc.cast(pc.month(parsed), pa.large_string()), 2, "0")
     ok = pc.and_(pc.equal(pc.utf8_length(arr), 16), pc.equal(pc.utf8_slice_codeunits(arr, 3, 5), month))
@@ -521,30 +560,34 @@ def check_rows(table: Table, mapping: ColumnMapping) -> Checked:
     n = len(frame)
     values: dict[str, Any] = {}
 
+    stripped: dict[str, pd.Series] = {}
     for name in ("id", "employee_id"):
-        raw = frame[columns[name]].str.strip()
+        raw = stripped[name] = frame[columns[name]].str.strip()
         empty = raw.eq("").to_numpy()
         check.add(empty, f"missing_{name}", position[name])
         wrong = ~raw.str.fullmatch(KEY.pattern).to_numpy() & ~empty
         check.add(wrong, f"bad_{name}", position[name], value=raw)
-        values[name] = raw.to_numpy()
-    ids = frame[columns["id"]].str.strip()
-    duplicated = ids.duplicated(keep="first").to_numpy() & ids.ne("").to_numpy()
-    if duplicated.any():
+        values[name] = raw.tolist()
+    ids = stripped["id"]
+    if pc.count_distinct(_arrow(ids)).as_py() < n:  # Arrow's hash count first: duplicates are rare
+        duplicated = ids.duplicated(keep="first").to_numpy() & ids.ne("").to_numpy()
         first_line = pd.Series(table.lines).groupby(ids.to_numpy()).transform("first").to_numpy()
         check.add(duplicated, "duplicate_id", position["id"], value=ids, first=first_line)
 
     if "channel" in columns:
         raw = frame[columns["channel"]]
         words = {**CHANNEL_WORDS, **{_plain(k): v for k, v in mapping.channels.items()}}
-        uniques = raw.unique()
-        lookup = {u: words.get(_plain(u), mapping.default_channel if not u.strip() else None) for u in uniques}
-        channel = raw.map(lookup)
-        unknown = channel.isna().to_numpy()
-        check.add(unknown, "bad_channel", position["channel"], value=raw, known=", ".join(CHANNELS))
-        values["channel"] = channel.to_numpy()
+        encoded = _arrow(raw).dictionary_encode()
+        uniques = encoded.dictionary.to_pylist()
+        mapped = np.array(
+            [words.get(_plain(u), mapping.default_channel if not u.strip() else None) for u in uniques] + [None],
+            dtype=object,
+        )
+        channel = mapped[encoded.indices.fill_null(len(uniques)).to_numpy(zero_copy_only=False)]
+        check.add(pd.isna(channel), "bad_channel", position["channel"], value=raw, known=", ".join(CHANNELS))
+        values["channel"] = channel.tolist()
     else:
-        values["channel"] = np.full(n, mapping.default_channel, dtype=object)
+        values["channel"] = [mapping.default_channel] * n
 
     raw_dates = frame[columns["started_at"]]
     dates = _parse_dates(raw_dates, mapping)
@@ -563,10 +606,10 @@ def check_rows(table: Table, mapping: ColumnMapping) -> Checked:
             value=raw_durations,
         )
         check.add((seconds < 0).to_numpy(), "negative_duration", position["duration_seconds"], value=raw_durations)
-        values["duration_seconds"] = seconds.round().to_numpy()
+        values["duration_seconds"] = [None if d != d else int(d) for d in seconds.round().tolist()]
     for name in ("recording", "customer_ref"):
-        if name in columns:
-            values[name] = frame[columns[name]].to_numpy()  # kept exactly as given
+        if name in columns:  # kept exactly as given; an empty cell is no value
+            values[name] = [v if v.strip() else None for v in frame[columns[name]].tolist()]
 
     if check.problems:
         raise ImportRefused(table.source, check.problems)
@@ -574,7 +617,7 @@ def check_rows(table: Table, mapping: ColumnMapping) -> Checked:
     return Checked(values, n, position["employee_id"])
 
 
-def _iso_local(naive: pd.Series, zone: str) -> np.ndarray:
+def _iso_local(naive: pd.Series, zone: str) -> list[str]:
     """ISO 8601 text with the zone's UTC offset of each naive local time, e.g. 2026-12-01T09:30:00+01:00.
 
     Built with numpy from the offsets actually used (two a year): much faster than a datetime each.
@@ -582,35 +625,22 @@ def _iso_local(naive: pd.Series, zone: str) -> np.ndarray:
     local = naive.dt.tz_localize(ZoneInfo(zone), ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
     wall = local.dt.tz_localize(None)
     offset = ((wall - local.dt.tz_convert("UTC").dt.tz_localize(None)).dt.total_seconds() // 60).astype(np.int64)
-    text = np.datetime_as_string(wall.to_numpy(dtype="datetime64[s]"), unit="s")
-    labels = {m: f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for m in np.unique(offset).tolist()}
-    lookup = np.array(list(labels.values()), dtype="<U6")
-    suffix = lookup[np.searchsorted(np.array(list(labels), dtype=np.int64), offset.to_numpy())]
-    return np.char.add(text.astype("<U19"), suffix)
+    text = np.datetime_as_string(wall.to_numpy(dtype="datetime64[s]"), unit="s").tolist()
+    used = np.unique(offset).tolist()
+    labels = [f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for m in used]
+    if len(labels) == 1:
+        return [t + labels[0] for t in text]
+    suffix = np.array(labels, dtype=object)[np.searchsorted(np.array(used), offset.to_numpy())].tolist()
+    return [t + z for t, z in zip(text, suffix, strict=True)]
 
 
 def _documents(values: dict[str, Any], n: int, keep: np.ndarray | None = None) -> list[dict[str, Any]]:
     """JSON-ready documents of the checked rows (optionally only those in `keep`)."""
-    pick = (lambda column: column[keep]) if keep is not None else (lambda column: column)
-    count = int(keep.sum()) if keep is not None else n
-    columns: list[list[Any]] = [
-        pick(values["id"]).tolist(),
-        pick(values["employee_id"]).tolist(),
-        pick(values["channel"]).tolist(),
-        pick(values["started_at"]).tolist(),
-    ]
-    durations = values.get("duration_seconds")
-    if durations is None:
-        columns.append([None] * count)
-    else:
-        picked = pick(durations)
-        columns.append([None if d != d else int(d) for d in picked.tolist()])
-    for name in ("recording", "customer_ref"):
-        column = values.get(name)
-        columns.append(
-            [v if v.strip() else None for v in pick(column).tolist()] if column is not None else [None] * count
-        )
-    return [dict(zip(FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
+    columns = [values.get(name) or [None] * n for name in FIELDS]
+    rows = zip(*columns, strict=True)
+    if keep is not None:
+        rows = (row for row, kept in zip(rows, keep.tolist(), strict=True) if kept)
+    return [dict(zip(FIELDS, row, strict=True)) for row in rows]
 
 
 # -- saved mappings ------------------------------------------------------------------------------

@@ -113,12 +113,14 @@ def _ns(moment: datetime) -> int:
 def frame_of(interactions: Iterable[Interaction]) -> pd.DataFrame:
     """The columns a draw needs, one row per interaction (start in UTC nanoseconds)."""
     rows = list(interactions)
+    # timestamp() is exact to the microsecond for our dates (< 2**53 microseconds since 1970).
+    seconds = np.fromiter((r.started_at.timestamp() for r in rows), dtype=np.float64, count=len(rows))
     return pd.DataFrame(
         {
             "id": pd.array([r.id for r in rows], dtype="str"),
             "employee_id": pd.array([r.employee_id for r in rows], dtype="str"),
             "channel": pd.array([r.channel for r in rows], dtype="str"),
-            "start": np.array([_ns(r.started_at) for r in rows], dtype=np.int64),
+            "start": np.round(seconds * 1e6).astype(np.int64) * 1000,
             "duration": np.array(
                 [np.nan if r.duration_seconds is None else r.duration_seconds for r in rows], dtype=np.float64
             ),
@@ -258,7 +260,7 @@ def _dimensions(
     for name in plan.strata:
         if name == "channel":
             present, code = channels
-            levels = list(plan.channels) if plan.channels is not None else list(present)
+            levels: list[str] = list(plan.channels) if plan.channels is not None else list(present)
             levels = levels or ["phone"]
             remap = np.array([levels.index(c) if c in levels else -1 for c in present] + [-1], dtype=np.int64)
             codes.append(remap[np.where(code >= 0, code, len(present))])

@@ -135,7 +135,10 @@ def test_shortfalls_are_printed(data, capsys):
     with Store.open(data) as store:
         store.upsert_employees([Employee(id="A099", display_name="Nouvel agent")])
     assert qa(data, "sample", "draw", "--period", "2026-12", "--quota", "4", "--seed", "3") == 0
-    assert "SHORT A099: 0 of 4 drawn (0 available)" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert (
+        "SHORT: the interactions stored cannot meet these quotas or strata:\n  A099: 0 of 4 drawn (0 available)" in out
+    )
 
 
 def test_a_bad_file_prints_every_problem_with_its_line_and_exits_1(data, capsys, tmp_path):

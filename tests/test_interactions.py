@@ -328,6 +328,13 @@ def test_quoted_line_breaks_keep_line_numbers_right(store, tmp_path):
         import_file(store, write(tmp_path, lines), MAPPING)
 
 
+def test_blank_lines_are_skipped_and_keep_line_numbers_right(store, tmp_path):
+    lines = [HEADER, ROWS[0], "", ";;;;;;", ROWS[1], "c9;E2;chat;demain;5;;", ""]
+    with pytest.raises(ImportRefused, match=r"log\.csv:6:4: cannot read the date 'demain'"):
+        import_file(store, write(tmp_path, lines), MAPPING)
+    assert import_file(store, write(tmp_path, lines[:5]), MAPPING).added == 2
+
+
 def test_unknown_employees_can_be_skipped_and_are_listed(store, tmp_path):
     lines = [HEADER, *ROWS, "c5;E9;chat;02/12/2026 14:05;3;;", "c6;E9;chat;02/12/2026 15:05;3;;"]
     report = import_file(store, write(tmp_path, lines), MAPPING, skip_unknown_employees=True)

@@ -15,7 +15,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
-from qa.draws import draw_progress, run_draw, topup, verify_draw
+from qa.draws import SamplingError, describe_shortfalls, draw_progress, run_draw, topup, verify_draw
 from qa.errors import QAError
 from qa.models import Employee, Evaluation, Interaction, User
 from qa.sampling import SamplingPlan, assign_evaluators, draw_sample, frame_of
@@ -320,6 +320,35 @@ def test_a_draw_needs_interactions_and_evaluators(store, tmp_path):
         run_draw(store, SamplingPlan(period="2027-03", quota=4), clock=Clock())
     with pytest.raises(QAError, match="not an active user"):
         run_draw(store, DECEMBER.model_copy(update={"evaluators": ("ghost",)}), clock=Clock())
+
+
+def test_messages_are_in_french_too(store):
+    with pytest.raises(SamplingError) as error:
+        run_draw(store, SamplingPlan(period="2027-03", quota=4), clock=Clock())
+    assert error.value.message("fr") == (
+        "aucune interaction enregistrée en 2027-03 : importez d'abord les journaux d'appels"
+    )
+    short = {
+        "E4": {
+            "quota": 4,
+            "drawn": 1,
+            "held": 0,
+            "available": 1,
+            "strata": [{"stratum": {"week": "2026-W53"}, "wanted": 1, "available": 0}],
+        }
+    }
+    assert describe_shortfalls({"employees": short}, "fr") == [
+        "E4 : 1 tirée(s) sur 4 (1 disponible(s))",
+        "  strate week=2026-W53 : 1 voulue(s), 0 disponible(s)",
+    ]
+    assert describe_shortfalls({}, "fr") == ["tous les quotas et toutes les strates sont respectés"]
+
+
+def test_frame_of_keeps_instants_exactly():
+    moment = datetime(2026, 12, 31, 23, 59, 59, 999_999, tzinfo=PARIS)
+    frame = frame_of([Interaction(id="x", employee_id="E1", channel="chat", started_at=moment)])
+    assert pd.Timestamp(frame["start"][0], tz="UTC") == pd.Timestamp(moment)
+    assert np.isnan(frame["duration"][0])
 
 
 def test_a_plan_is_validated():
