@@ -413,26 +413,10 @@ def _month_start(today: date, months_back: int) -> date:
     return date(year, month, 1)
 
 
-class _NoneIfMissing:
-    """The store seen by `qa.auth.create_user`, which expects `get_user` to return None for a new name."""
-
-    def __init__(self, store: Any) -> None:
-        self._store = store
-
-    def get_user(self, name: str) -> Any:
-        try:
-            return self._store.get_user(name)
-        except NotFound:
-            return None
-
-    def add_user(self, user: Any) -> Any:
-        return self._store.add_user(user)
-
-
 def add_user(store: Any, name: str, role: str, display_name: str | None = None, password: str | None = None) -> str:
     """Create a user through `qa.auth.create_user`; returns the password (random when not given)."""
     try:
-        _, password = create_user(_NoneIfMissing(store), name, role, display_name=display_name, password=password)
+        _, password = create_user(store, name, role, display_name=display_name, password=password)
     except ValidationError as error:  # create_user builds the User itself: say which field is wrong
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False))
         raise QAError(f"user {name!r} refused: {fields}") from None
