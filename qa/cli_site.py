@@ -84,11 +84,11 @@ def cmd_links(args: argparse.Namespace) -> int:
 
     store = _open_store(args)
     try:
-        if args.rotate:
-            store.rotate_site_token(args.rotate)
         employees = [e for e in store.list_employees() if e.active]
-        if args.rotate and args.rotate not in {e.id for e in employees}:
-            raise QAError(f"employee {args.rotate!r} is not active: they have no page")
+        if args.rotate:
+            if args.rotate not in {e.id for e in employees}:
+                raise QAError(f"no active employee {args.rotate!r}: only active employees have a page")
+            store.rotate_site_token(args.rotate)
         tokens = store.site_tokens([e.id for e in employees]) if employees else {}
     finally:
         store.close()

@@ -83,6 +83,12 @@ def planning_stdev(evaluations: Iterable[list[Evaluation]]) -> float | None:
     return None if pooled is None else round(pooled / PLANNING_STEP) * PLANNING_STEP
 
 
+def _uses_planning(evaluations: list[Evaluation]) -> bool:
+    """Whether the verdict falls back on the pooled stdev (fewer than 2 scores, or no spread)."""
+    scores = {(e.score or {}).get("overall") for e in evaluations} - {None}
+    return len(scores) < 2 or sum(1 for e in evaluations if (e.score or {}).get("overall") is not None) < 2
+
+
 def _evaluation_stamp(evaluation: Evaluation) -> tuple[Any, ...]:
     return (evaluation.id, evaluation.status, evaluation.updated_at, evaluation.submitted_at,
             evaluation.scorecard_version)  # fmt: skip
@@ -107,6 +113,9 @@ class _State:
 
 
 _STATE: _State | None = None
+# Leads' summaries of employees by input fingerprint: a rebuild in the same process (the app's
+# Publication page) re-analyses only the employees whose evaluations changed.
+_MEMBERS: dict[str, Member] = {}
 
 
 def _member(state: _State, employee: Employee) -> tuple[Member, list[Any]]:
@@ -201,7 +210,7 @@ def build_from_data(
     remove_temp_files(out, OWNED_FOLDERS)
     old = {} if full else manifest.load(out)
     writer = Writer(out, old)
-    code = fingerprint(code_fingerprint(), sorted(data.all_names))
+    code = fingerprint(code_fingerprint(), sorted(data.all_names), sorted(data.cards.versions))
     planning = planning_stdev(data.evaluations.values())
     employees = sorted(data.employees.values(), key=lambda e: e.id)
     teams: dict[str, list[Employee]] = defaultdict(list)
@@ -218,7 +227,7 @@ def build_from_data(
             code,
             (employee.id, employee.display_name, employee.team, employee.site),
             token,
-            planning,
+            planning if _uses_planning(evaluations) else None,
             [_evaluation_stamp(e) for e in evaluations],
         )
         if not all(writer.fresh(paths.employee_page(token, lang), stamps[employee.id]) for lang in paths.LANGS):
@@ -240,19 +249,22 @@ def build_from_data(
         results = _run_jobs(dirty, workers if workers is not None else min(2, os.cpu_count() or 1), step)
     finally:
         _STATE = None
-    members: dict[str, Member] = {}
     for employee_id, member, entries, written, unchanged in results:
-        members[employee_id] = member
+        _MEMBERS[stamps[employee_id]] = member
         writer.merge(entries, written, unchanged)
 
     def member_of(employee: Employee) -> Member:
-        if employee.id not in members:
-            members[employee.id] = _member(state, employee)[0]
-        return members[employee.id]
+        stamp = stamps[employee.id]
+        if stamp not in _MEMBERS:
+            _MEMBERS[stamp] = _member(state, employee)[0]
+        return _MEMBERS[stamp]
 
     leads = _leads_pages(data, writer, teams, stamps, code, member_of, step)
     _write_assets(writer)
     _landing(writer, code)
+    current = set(stamps.values())
+    for stamp in [s for s in _MEMBERS if s not in current]:
+        del _MEMBERS[stamp]
     removed = manifest.remove_stale(out, old, writer.new, OWNED_FOLDERS)
     manifest.save(out, writer.new)
     return BuildReport(str(out), len(writer.new), writer.written, writer.unchanged, removed,
@@ -279,8 +291,9 @@ def _leads_pages(
     for team in sorted(teams):
         people = teams[team]
         ids = {p.id for p in people}
+        team_latest = max((data.evaluations[i][-1].started_at for i in ids if data.evaluations.get(i)), default=None)
         stamp = fingerprint(code, team, [stamps[p.id] for p in people], [c for c in progress_stamp if c[0] in ids],
-                            latest)  # fmt: skip
+                            team_latest)  # fmt: skip
         team_stamps.append(stamp)
         page = {lang: paths.team_page(key, team, lang) for lang in paths.LANGS}
         for lang in paths.LANGS:
@@ -290,7 +303,7 @@ def _leads_pages(
             for lang in paths.LANGS:
                 info = _page_info(page[lang], page["en" if lang == "fr" else "fr"], lang)
                 back = paths.relative(page[lang], index[lang])
-                as_of = wording.day(latest, lang) if latest else None
+                as_of = wording.day(team_latest, lang) if team_latest else None
                 ctx = context_leads.team_page(team, team_members, assignments, cards, info, back, as_of)
                 writer.put(page[lang], stamp, render("team.html", ctx))
         step(team)

@@ -1,0 +1,167 @@
+"""Incremental and reproducible builds, private tokens, and the `qa site` commands."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from qa.cli import main
+from sitegen import manifest, paths
+from sitegen.build import build_site
+
+from .site_world import EMPLOYEES, make_world, open_store, site_files
+
+
+def snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
+    """(inode, mtime_ns, content) of every file: a rewrite changes the inode (os.replace)."""
+    return {p.relative_to(root).as_posix(): (p.stat().st_ino, p.stat().st_mtime_ns, p.read_bytes())
+            for p in root.rglob("*") if p.is_file()}  # fmt: skip
+
+
+@pytest.fixture
+def world(tmp_path: Path):
+    world = make_world(tmp_path)
+    yield world
+    world.store.close()
+
+
+def test_one_new_approved_evaluation_rewrites_only_the_pages_it_changes(world, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build_site(world.store, out, workers=1)
+    before = snapshot(out)
+    world.add("E1", days=130, comments={"general": "Très bon accueil."})
+    report = build_site(world.store, out, workers=1)
+    after = snapshot(out)
+    tokens = world.store.site_tokens()
+    rewritten = {name for name in after if after[name][:2] != before.get(name, (None, None, b""))[:2]}
+    changed = {name for name in after if after[name][2] != before.get(name, (None, None, b""))[2]}
+    assert rewritten == changed, "a file is rewritten exactly when its bytes change"
+    key = paths.leads_key(tokens)
+    expected = {paths.employee_page(tokens["E1"], lang) for lang in paths.LANGS}
+    expected |= {paths.team_page(key, "Vente", lang) for lang in paths.LANGS}
+    expected |= {paths.leads_index(key, lang) for lang in paths.LANGS}
+    assert expected <= changed
+    # E3's own numbers do not move (E2 and E4, with fewer than two scores, are planned with the
+    # pooled spread of everyone's scores, which the new evaluation may shift: their pages may change).
+    assert not {paths.employee_page(tokens["E3"], lang) for lang in paths.LANGS} & changed
+    assert report.written == len(changed - {manifest.MANIFEST})
+
+
+def test_nothing_changed_means_nothing_written(world, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build_site(world.store, out, workers=1)
+    before = snapshot(out)
+    report = build_site(world.store, out, workers=1)
+    assert report.written == 0 and report.unchanged == report.pages
+    assert snapshot(out) == before
+
+
+def test_identical_input_gives_byte_identical_output(world, tmp_path: Path) -> None:
+    first, second = tmp_path / "one", tmp_path / "two"
+    build_site(world.store, first, workers=1)
+    build_site(world.store, second, full=True, workers=1)
+    assert site_files(first) == site_files(second)
+    html = "".join(p.read_text() for p in first.rglob("*.html"))
+    assert not re.search(r"\b20\d\d-\d\d-\d\dT\d\d:\d\d", html), "no build timestamps in pages"
+
+
+def test_parallel_and_serial_builds_agree(world, tmp_path: Path, monkeypatch) -> None:
+    from sitegen import build
+
+    monkeypatch.setattr(build, "PARALLEL_FROM", 1)
+    build_site(world.store, tmp_path / "serial", workers=1)
+    build_site(world.store, tmp_path / "parallel", workers=2)
+    assert site_files(tmp_path / "serial") == site_files(tmp_path / "parallel")
+
+
+def test_tokens_are_stable_secret_and_rotatable(world, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    tokens = world.store.site_tokens()
+    build_site(world.store, out, workers=1)
+    build_site(world.store, out, workers=1)
+    assert world.store.site_tokens() == tokens, "building never changes a token"
+    assert len(set(tokens.values())) == len(tokens)
+    for employee, token in tokens.items():
+        assert len(token) >= 22 and employee.lower() not in token.lower()  # >= 128 random bits
+    # Same employee ids in another store: other tokens (they do not derive from the id).
+    other = open_store(tmp_path / "other")
+    try:
+        other.upsert_employees([{"id": e, "display_name": e} for e in tokens])
+        assert not set(other.site_tokens().values()) & set(tokens.values())
+    finally:
+        other.close()
+
+    old = world.store.site_token("E2")
+    new = world.store.rotate_site_token("E2")
+    report = build_site(world.store, out, workers=1)
+    assert not (out / "p" / old).exists(), "the old address stops working"
+    assert (out / paths.employee_page(new, "fr")).is_file()
+    # The leads' folder is derived from every token, so it moves too (qa site links prints it).
+    assert report.removed == 2 + 2 * (len({e["team"] for e in EMPLOYEES}) + 1)
+    assert (out / report.leads_page).is_file()
+
+
+def test_manifest_reveals_no_token_and_foreign_files_are_kept(world, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    out.mkdir()
+    (out / "README.txt").write_text("kept")
+    (out / "p").mkdir()
+    (out / "p" / ".index.html.dead.tmp").write_text("left by a killed build")
+    build_site(world.store, out, workers=1)
+    text = (out / manifest.MANIFEST).read_text()
+    assert not any(token in text for token in world.store.site_tokens().values())
+    assert (out / "README.txt").read_text() == "kept"
+    assert not list(out.rglob("*.tmp"))
+
+
+def test_progress_is_reported_up_to_the_total(world, tmp_path: Path) -> None:
+    calls: list[tuple[int, int]] = []
+    build_site(world.store, tmp_path / "site", progress=lambda done, total, what: calls.append((done, total)),
+               workers=1)  # fmt: skip
+    assert calls and calls[-1][0] == calls[-1][1]
+    assert [c[0] for c in calls] == list(range(1, len(calls) + 1))
+
+
+def test_a_departed_employee_page_is_removed(world, tmp_path: Path) -> None:
+    out = tmp_path / "site"
+    build_site(world.store, out, workers=1)
+    token = world.store.site_token("E4")
+    world.store.upsert_employees([{"id": "E4", "display_name": "Chloé Durand", "team": "Centre <b>d'appels</b>",
+                                   "site": "Lille", "active": False}])  # fmt: skip
+    build_site(world.store, out, workers=1)
+    assert not (out / "p" / token).exists()
+
+
+# -- the command line --------------------------------------------------------------------------------
+
+
+def test_cli_build_and_links(world, tmp_path: Path, capsys) -> None:
+    data, out = str(world.data_dir), tmp_path / "site"
+    assert main(["--data", data, "site", "build", "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["written"] == report["pages"] > 0
+    assert main(["--data", data, "site", "build", "--out", str(out)]) == 0
+    assert "0 written" in capsys.readouterr().out
+
+    assert main(["--data", data, "site", "links", "--base-url", "https://intranet/coaching"]) == 0
+    lines = capsys.readouterr().out.strip().splitlines()
+    links = dict(line.split("\t")[0::2] for line in lines if not line.startswith("#"))
+    assert set(links) == {"E1", "E2", "E3", "E4"}
+    for link in links.values():
+        assert link.startswith("https://intranet/coaching/p/")
+        assert (out / link.removeprefix("https://intranet/coaching/")).is_file()
+    assert lines[-1].startswith("# QA leads") and report["leads_page"] in lines[-1]
+
+
+def test_cli_rotate(world, capsys) -> None:
+    data = str(world.data_dir)
+    before = world.store.site_token("E1")
+    assert main(["--data", data, "site", "links", "--rotate", "E1", "--json"]) == 0
+    (row,) = json.loads(capsys.readouterr().out)["employees"]
+    assert row["employee_id"] == "E1" and before not in row["link"]
+    assert world.store.site_token("E1") in row["link"]
+    assert main(["--data", data, "site", "links", "--rotate", "nobody"]) == 1
+    assert "nobody" in capsys.readouterr().err

@@ -1,0 +1,91 @@
+"""The site's cached statistics give `qa.stats`' numbers, and the analysis picks the right criteria."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa import stats
+from qa.stats import Interval
+from sitegen import fast_stats
+from sitegen.analysis import CriterionStat, lagging_behaviour, strengths_and_focus
+
+scores = st.lists(
+    st.one_of(st.floats(min_value=0, max_value=100, allow_nan=False), st.sampled_from([0.0, 50.0, 100.0])),
+    max_size=60,
+)
+
+
+def same(a: dict, b: dict) -> None:
+    assert a.keys() == b.keys()
+    for key in a:
+        if isinstance(a[key], dict):
+            same(a[key], b[key])
+        elif isinstance(a[key], float) and isinstance(b[key], float):
+            assert math.isclose(a[key], b[key], rel_tol=1e-9, abs_tol=1e-9), key
+        else:
+            assert a[key] == b[key], key
+
+
+@settings(max_examples=300, deadline=None)
+@given(scores)
+def test_mean_interval_is_qa_stats(values: list[float]) -> None:
+    same(fast_stats.mean_interval(values).to_dict(), stats.mean_interval(values).to_dict())
+
+
+@settings(max_examples=300, deadline=None)
+@given(scores, st.one_of(st.none(), st.floats(min_value=0.5, max_value=40)))
+def test_verdict_is_qa_stats(values: list[float], fallback: float | None) -> None:
+    mine = fast_stats.verdict(values, fallback_stdev=fallback).to_dict()
+    theirs = stats.verdict(values, fallback_stdev=fallback).to_dict()
+    if mine["reason"] != theirs["reason"]:  # "+/-10.0" may round differently on the last bit only
+        assert mine["reason"].split("+/-")[0] == theirs["reason"].split("+/-")[0]
+        mine["reason"] = theirs["reason"]
+    same(mine, theirs)
+
+
+@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 20, 99, 250])
+def test_wilson_interval_is_qa_stats(n: int) -> None:
+    for k in range(n + 1):
+        same(fast_stats.wilson_interval(k, n).to_dict(), stats.wilson_interval(k, n).to_dict())
+
+
+def stat(cid: str, passes: int, seen: int, impact: float, critical: int = 0) -> CriterionStat:
+    return CriterionStat("card", cid, ("v1",), passes, seen, impact, critical)
+
+
+def test_strengths_prefer_well_established_passes_and_focus_the_costliest() -> None:
+    criteria = [
+        stat("always_20", 20, 20, 0.0),
+        stat("always_3", 3, 3, 0.0),
+        stat("nearly", 19, 20, 0.2),
+        stat("too_few", 2, 2, 0.0),
+        stat("costly", 5, 20, 6.0),
+        stat("critical", 18, 20, 9.0, critical=2),
+        stat("cheap", 15, 20, 0.4),
+        stat("medium", 10, 20, 2.0),
+    ]
+    strengths, focus = strengths_and_focus(criteria)
+    assert [s.criterion_id for s in strengths] == ["always_20", "nearly", "always_3"]
+    assert [s.criterion_id for s in focus] == ["critical", "costly", "medium"]
+
+
+def interval(mean: float, half: float, n: int = 10) -> Interval:
+    return Interval(n, mean, mean - half, mean + half, half, "t", 0.95, 5.0)
+
+
+def test_a_behaviour_lags_only_when_the_gap_is_large_and_beyond_its_interval() -> None:
+    even = {"courtesy": interval(85, 5), "listening": interval(80, 5), "empathy": interval(82, 5)}
+    assert lagging_behaviour({**even, "solution": interval(60, 5)}).behaviour == "solution"
+    assert lagging_behaviour({**even, "solution": interval(60, 30)}) is None  # could be noise
+    assert lagging_behaviour({**even, "solution": interval(75, 3)}) is None  # too small to matter
+    rude = {
+        "courtesy": interval(55, 4),
+        "listening": interval(80, 5),
+        "empathy": interval(82, 5),
+        "solution": interval(88, 4),
+    }
+    assert lagging_behaviour(rude).behaviour == "courtesy"
