@@ -37,27 +37,49 @@ def _moment(rng: random.Random) -> str:
 
 
 def interactions(n: int, rng: random.Random) -> list[dict]:
-    return [{"id": f"call-{i:08d}", "employee_id": f"emp-{rng.randrange(EMPLOYEES):04d}",
-             "channel": "phone", "started_at": _moment(rng), "duration_seconds": rng.randrange(30, 1800),
-             "recording": f"recordings/2025/call-{i:08d}.mp3", "customer_ref": f"CUST-{rng.randrange(10**6):06d}"}
-            for i in range(n)]
+    return [
+        {
+            "id": f"call-{i:08d}",
+            "employee_id": f"emp-{rng.randrange(EMPLOYEES):04d}",
+            "channel": "phone",
+            "started_at": _moment(rng),
+            "duration_seconds": rng.randrange(30, 1800),
+            "recording": f"recordings/2025/call-{i:08d}.mp3",
+            "customer_ref": f"CUST-{rng.randrange(10**6):06d}",
+        }
+        for i in range(n)
+    ]
 
 
 def evaluation(i: int, rng: random.Random, started_at: str | None = None, prefix: str = "ev") -> dict:
     """About 1.4 KB of JSON, like a real phone-call evaluation."""
     answers = {f"c{j:02d}": rng.choice(ANSWERS) for j in range(32)}
     return {
-        "id": f"{prefix}-{i:08d}", "scorecard_id": "phone_call", "scorecard_version": "3f2a9c1d7b6e",
-        "evaluator": f"shopper{rng.randrange(40):02d}", "employee_id": f"emp-{rng.randrange(EMPLOYEES):04d}",
-        "interaction_id": f"call-{i * 10:08d}", "channel": "phone", "started_at": started_at or _moment(rng),
+        "id": f"{prefix}-{i:08d}",
+        "scorecard_id": "phone_call",
+        "scorecard_version": "3f2a9c1d7b6e",
+        "evaluator": f"shopper{rng.randrange(40):02d}",
+        "employee_id": f"emp-{rng.randrange(EMPLOYEES):04d}",
+        "interaction_id": f"call-{i * 10:08d}",
+        "channel": "phone",
+        "started_at": started_at or _moment(rng),
         "answers": answers,
-        "comments": {"c03": "Le conseiller n'a pas reformulé la demande du client avant de répondre.",
-                     "c11": "Attente de quatre minutes sans message d'excuse ni proposition de rappel."},
-        "debrief": {"strength": "Accueil chaleureux, voix souriante et posée",
-                    "improve": "Reformuler la demande, proposer un rendez-vous, conclure par une synthèse"},
-        "photos": [], "status": "submitted",
-        "score": {"overall": round(rng.random() * 100, 1), "band": "good", "critical_failed": False,
-                  "sections": {f"s{k}": round(rng.random() * 100, 1) for k in range(6)}},
+        "comments": {
+            "c03": "Le conseiller n'a pas reformulé la demande du client avant de répondre.",
+            "c11": "Attente de quatre minutes sans message d'excuse ni proposition de rappel.",
+        },
+        "debrief": {
+            "strength": "Accueil chaleureux, voix souriante et posée",
+            "improve": "Reformuler la demande, proposer un rendez-vous, conclure par une synthèse",
+        },
+        "photos": [],
+        "status": "submitted",
+        "score": {
+            "overall": round(rng.random() * 100, 1),
+            "band": "good",
+            "critical_failed": False,
+            "sections": {f"s{k}": round(rng.random() * 100, 1) for k in range(6)},
+        },
     }
 
 
@@ -81,8 +103,10 @@ def level(n: int, root: Path) -> list[tuple[str, str, str]]:
     rows: list[tuple[str, str, str]] = []
     data = root / f"store-{n}"
     store = Store.open(data)
-    store.upsert_employees({"id": f"emp-{i:04d}", "display_name": f"Employé {i}", "team": f"t{i % 20}",
-                            "site": f"site{i % 50}"} for i in range(EMPLOYEES))
+    store.upsert_employees(
+        {"id": f"emp-{i:04d}", "display_name": f"Employé {i}", "team": f"t{i % 20}", "site": f"site{i % 50}"}
+        for i in range(EMPLOYEES)
+    )
     store.remember_scorecard("phone_call", "3f2a9c1d7b6e", {"id": "phone_call", "sections": []})
     calls = interactions(n * 10, rng)
     t, added = timed(store.add_interactions, calls)

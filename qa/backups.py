@@ -46,8 +46,14 @@ class Manifest:
     stats: dict[str, list[int]] = field(default_factory=dict)  # path -> live [inode, mtime_ns, size]
 
     def to_bytes(self) -> bytes:
-        data = {"format": "qualiterrain-backup", "schema": self.schema, "created_at": self.created_at,
-                "reason": self.reason, "files": self.files, "stats": self.stats}
+        data = {
+            "format": "qualiterrain-backup",
+            "schema": self.schema,
+            "created_at": self.created_at,
+            "reason": self.reason,
+            "files": self.files,
+            "stats": self.stats,
+        }
         return orjson.dumps(data, option=orjson.OPT_INDENT_2)
 
 
@@ -58,8 +64,11 @@ def data_files(data_dir: Path) -> list[str]:
         rel = Path(folder).relative_to(data_dir)
         if rel == Path("."):
             dirs[:] = [d for d in dirs if d not in (BACKUPS, RESTORE)]
-        out.extend((rel / name).as_posix() for name in files
-                   if not name.startswith(".") and not name.endswith((".tmp", ".partial")))
+        out.extend(
+            (rel / name).as_posix()
+            for name in files
+            if not name.startswith(".") and not name.endswith((".tmp", ".partial"))
+        )
     return sorted(out)
 
 
@@ -77,8 +86,9 @@ def _link(source: Path, target: Path) -> bool:
     return True
 
 
-def snapshot(data_dir: Path, dest: Path, *, link: bool, previous: Path | None, schema: int, created_at: str,
-             reason: str) -> Path:
+def snapshot(
+    data_dir: Path, dest: Path, *, link: bool, previous: Path | None, schema: int, created_at: str, reason: str
+) -> Path:
     """Every data file into the new folder `dest` (then call `detach`). The caller holds the lock.
 
     Files unchanged since `previous` share its copy; with `link`, changed files are hard-linked to
@@ -160,9 +170,13 @@ def copy_folder(folder: Path, dest: Path) -> Path:
 def _parse_manifest(raw: bytes, src: Path) -> Manifest:
     try:
         data: Any = orjson.loads(raw)
-        return Manifest(int(data["schema"]), str(data["created_at"]), str(data.get("reason", "")),
-                        {str(k): int(v) for k, v in data["files"].items()},
-                        {str(k): [int(x) for x in v] for k, v in data.get("stats", {}).items()})
+        return Manifest(
+            int(data["schema"]),
+            str(data["created_at"]),
+            str(data.get("reason", "")),
+            {str(k): int(v) for k, v in data["files"].items()},
+            {str(k): [int(x) for x in v] for k, v in data.get("stats", {}).items()},
+        )
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError, AttributeError) as error:
         raise StoreError(f"{src} is not a Qualiterrain backup (bad {MANIFEST}: {error})") from None
 
@@ -199,8 +213,9 @@ def backup_problems(src: Path, must_read: str | None = None) -> list[str]:
         return problems
     with zipfile.ZipFile(src) as archive:
         sizes = {info.filename: info.file_size for info in archive.infolist()}
-        problems = [f"{rel}: missing or not {size} bytes" for rel, size in manifest.files.items()
-                    if sizes.get(rel) != size]
+        problems = [
+            f"{rel}: missing or not {size} bytes" for rel, size in manifest.files.items() if sizes.get(rel) != size
+        ]
         if must_read in manifest.files and not problems:
             problems.extend(_unreadable(src / must_read, archive.read(must_read)))
     return problems

@@ -94,35 +94,78 @@ def migrate_1_to_2(store: Store, data_dir: Path) -> None:
     for _, doc in table("scorecards"):
         store.remember_scorecard(doc["id"], doc["version"], doc["json"])
     store.upsert_employees(
-        {"id": d["id"], "display_name": d["name"], "team": d.get("team", ""), "site": d.get("site", ""),
-         "active": d.get("active", True)} for _, d in table("employees"))
+        {
+            "id": d["id"],
+            "display_name": d["name"],
+            "team": d.get("team", ""),
+            "site": d.get("site", ""),
+            "active": d.get("active", True),
+        }
+        for _, d in table("employees")
+    )
     existing = {user.name for user in store.list_users()}
     for _, d in table("users"):
         if d["name"] not in existing:
-            store.add_user({"name": d["name"], "display_name": d.get("display_name") or d["name"],
-                            "role": d["role"], "password_hash": d["password_hash"],
-                            "active": d.get("active", True), "created_at": _aware(d["created"])})
+            store.add_user(
+                {
+                    "name": d["name"],
+                    "display_name": d.get("display_name") or d["name"],
+                    "role": d["role"],
+                    "password_hash": d["password_hash"],
+                    "active": d.get("active", True),
+                    "created_at": _aware(d["created"]),
+                }
+            )
     store.add_interactions(
-        {"id": d["id"], "employee_id": d["employee"], "channel": V1_CHANNELS.get(d["channel"], d["channel"]),
-         "started_at": _aware(d["started_at"]), "duration_seconds": d.get("duration"),
-         "recording": d.get("recording"), "customer_ref": d.get("customer_ref")}
-        for _, d in table("interactions"))
+        {
+            "id": d["id"],
+            "employee_id": d["employee"],
+            "channel": V1_CHANNELS.get(d["channel"], d["channel"]),
+            "started_at": _aware(d["started_at"]),
+            "duration_seconds": d.get("duration"),
+            "recording": d.get("recording"),
+            "customer_ref": d.get("customer_ref"),
+        }
+        for _, d in table("interactions")
+    )
 
-    evaluations = validated_many(Evaluation, [
-        {"id": d["id"], "scorecard_id": d["scorecard"], "scorecard_version": d["scorecard_version"],
-         "evaluator": d["evaluator"], "employee_id": d["employee"], "interaction_id": d.get("interaction"),
-         "visit": d.get("visit"), "channel": V1_CHANNELS.get(d["channel"], d["channel"]),
-         "started_at": _aware(d["started_at"]), "submitted_at": _aware(d.get("submitted_at")),
-         "updated_at": _aware(d.get("submitted_at")), "answers": d.get("answers", {}),
-         "comments": d.get("comments", {}), "score": d.get("score", {}),
-         "status": V1_STATUSES.get(d["status"], d["status"])}
-        for _, d in table("evaluations")])
+    evaluations = validated_many(
+        Evaluation,
+        [
+            {
+                "id": d["id"],
+                "scorecard_id": d["scorecard"],
+                "scorecard_version": d["scorecard_version"],
+                "evaluator": d["evaluator"],
+                "employee_id": d["employee"],
+                "interaction_id": d.get("interaction"),
+                "visit": d.get("visit"),
+                "channel": V1_CHANNELS.get(d["channel"], d["channel"]),
+                "started_at": _aware(d["started_at"]),
+                "submitted_at": _aware(d.get("submitted_at")),
+                "updated_at": _aware(d.get("submitted_at")),
+                "answers": d.get("answers", {}),
+                "comments": d.get("comments", {}),
+                "score": d.get("score", {}),
+                "status": V1_STATUSES.get(d["status"], d["status"]),
+            }
+            for _, d in table("evaluations")
+        ],
+    )
     entries: dict[str, list[AuditEntry]] = {}
     for doc_id, d in sorted(table("audit"), key=lambda item: int(item[0])):
         seq = len(entries.setdefault(d["evaluation"], []))
-        entries[d["evaluation"]].append(AuditEntry(
-            id=f"v1-audit-{doc_id}", evaluation_id=d["evaluation"], seq=seq, at=_aware(d["at"]),  # type: ignore[arg-type]
-            by=d["by"], action=d["action"], details=d.get("details", {})))
+        entries[d["evaluation"]].append(
+            AuditEntry(
+                id=f"v1-audit-{doc_id}",
+                evaluation_id=d["evaluation"],
+                seq=seq,
+                at=_aware(d["at"]),  # type: ignore[arg-type]
+                by=d["by"],
+                action=d["action"],
+                details=d.get("details", {}),
+            )
+        )
     store.import_evaluations(evaluations, by="migration", audit=entries)
 
 

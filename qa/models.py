@@ -276,8 +276,7 @@ def validated(model: type[R], data: R | Mapping[str, Any]) -> R:
 
 def validated_many(model: type[R], items: Iterable[R | Mapping[str, Any]]) -> list[R]:
     """All `items` as valid records (fast path for bulk imports); refuses all if one is wrong."""
-    items = [item.model_dump() if isinstance(item, Record) and not isinstance(item, model) else item
-             for item in items]
+    items = [item.model_dump() if isinstance(item, Record) and not isinstance(item, model) else item for item in items]
     try:
         return _adapter(model).validate_python(items)
     except ValidationError as error:
@@ -289,8 +288,9 @@ def validated_many(model: type[R], items: Iterable[R | Mapping[str, Any]]) -> li
         more = len(errors) - len(wrong)
         if more:
             messages["(other records)"] = f"{more} more problem(s) in other records"
-        raise InvalidRecord(f"{_name(model, bad)} (item {first + 1 if isinstance(first, int) else first})",
-                            messages) from None
+        raise InvalidRecord(
+            f"{_name(model, bad)} (item {first + 1 if isinstance(first, int) else first})", messages
+        ) from None
 
 
 def dump_many(model: type[R], records: list[R]) -> list[dict[str, Any]]:

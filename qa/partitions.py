@@ -347,7 +347,8 @@ class Partitions:
             return []
         with entries:
             return sorted(
-                f"{folder}/{e.name[:-5]}" for e in entries
+                f"{folder}/{e.name[:-5]}"
+                for e in entries
                 if e.name.endswith(".json") and not e.name.startswith(".") and e.is_file()
             )
 

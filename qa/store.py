@@ -204,8 +204,9 @@ class Store(StoreCore):
                         return cast(Interaction, record)
         raise NotFound(f"no interaction {interaction_id!r}")
 
-    def interactions_in(self, start: datetime, end: datetime,
-                        employee_ids: Collection[str] | None = None) -> list[Interaction]:
+    def interactions_in(
+        self, start: datetime, end: datetime, employee_ids: Collection[str] | None = None
+    ) -> list[Interaction]:
         """Interactions with start <= started_at < end (of these employees), oldest first."""
         if start.tzinfo is None or end.tzinfo is None:
             raise StoreError("interactions_in needs timezone-aware start and end")
@@ -241,11 +242,13 @@ class Store(StoreCore):
             if a.draw_id != draw.id:
                 raise InvalidRecord(f"assignment {a.record_key()!r}", {"draw_id": f"is not {draw.id!r}"})
             if a.interaction_id not in selected:
-                raise InvalidRecord(f"assignment {a.record_key()!r}",
-                                    {"interaction_id": f"was not selected by draw {draw.id!r}"})
+                raise InvalidRecord(
+                    f"assignment {a.record_key()!r}", {"interaction_id": f"was not selected by draw {draw.id!r}"}
+                )
 
-    def save_draw(self, draw: Draw | Mapping[str, Any],
-                  assignments: Iterable[Assignment | Mapping[str, Any]] = ()) -> Draw:
+    def save_draw(
+        self, draw: Draw | Mapping[str, Any], assignments: Iterable[Assignment | Mapping[str, Any]] = ()
+    ) -> Draw:
         """Store a draw (never changed afterwards) and, in the same write, its assignments."""
         record = validated(Draw, draw)
         assigned = validated_many(Assignment, assignments)
@@ -276,8 +279,11 @@ class Store(StoreCore):
 
     def list_draws(self) -> list[Draw]:
         with self._reading():
-            draws = [cast(Draw, r) for name in self._parts.names("draws")
-                     for r in self._part(name, DRAWS).records("draws").values()]
+            draws = [
+                cast(Draw, r)
+                for name in self._parts.names("draws")
+                for r in self._part(name, DRAWS).records("draws").values()
+            ]
         return sorted(draws, key=lambda d: (d.created_at, d.id))
 
     def save_assignments(self, assignments: Iterable[Assignment | Mapping[str, Any]]) -> int:
@@ -310,8 +316,11 @@ class Store(StoreCore):
             else:
                 parts = [self._part(name, DRAWS) for name in self._parts.names("draws")]
             every = [cast(Assignment, a) for part in parts for a in part.records("assignments").values()]
-        out = [a for a in every if (draw_id is None or a.draw_id == draw_id)
-               and (evaluator is None or a.evaluator == evaluator)]
+        out = [
+            a
+            for a in every
+            if (draw_id is None or a.draw_id == draw_id) and (evaluator is None or a.evaluator == evaluator)
+        ]
         return sorted(out, key=lambda a: (a.draw_id, a.interaction_id))
 
     # -- evaluations ----------------------------------------------------------------------------
@@ -320,8 +329,9 @@ class Store(StoreCore):
         return f"evaluations/{month}/e{bucket(employee_id, self.layout['evaluation_buckets']):02d}"
 
     def _evaluation_names(self) -> list[str]:
-        return [name for month in self._parts.months("evaluations")
-                for name in self._parts.names(f"evaluations/{month}")]
+        return [
+            name for month in self._parts.months("evaluations") for name in self._parts.names(f"evaluations/{month}")
+        ]
 
     def _find_evaluation(self, evaluation_id: str, *, scan: bool = True) -> tuple[Partition, Evaluation] | None:
         """Where an evaluation is: the remembered file first, else every file's header."""
@@ -350,9 +360,15 @@ class Store(StoreCore):
             if r.employee_id not in employees:
                 raise InvalidRecord(f"evaluation {r.id!r}", {"employee_id": f"no employee {r.employee_id!r}"})
             if f"{r.scorecard_id}@{r.scorecard_version}" not in cards:
-                raise InvalidRecord(f"evaluation {r.id!r}", {"scorecard_version": (
-                    f"scorecard {r.scorecard_id!r} version {r.scorecard_version!r} is not stored "
-                    "(remember_scorecard first)")})
+                raise InvalidRecord(
+                    f"evaluation {r.id!r}",
+                    {
+                        "scorecard_version": (
+                            f"scorecard {r.scorecard_id!r} version {r.scorecard_version!r} is not stored "
+                            "(remember_scorecard first)"
+                        )
+                    },
+                )
 
     def submit_evaluation(self, evaluation: Evaluation | Mapping[str, Any], *, by: str | None = None) -> Evaluation:
         """Store a new evaluation as submitted, with its audit entry, in one durable write.
@@ -362,13 +378,29 @@ class Store(StoreCore):
         """
         record = validated(Evaluation, evaluation)
         if record.status not in ("draft", "submitted"):
-            raise InvalidRecord(f"evaluation {record.id!r}", {"status": (
-                f"a new evaluation is submitted, not {record.status!r} (import_evaluations keeps statuses)")})
+            raise InvalidRecord(
+                f"evaluation {record.id!r}",
+                {
+                    "status": (
+                        f"a new evaluation is submitted, not {record.status!r} (import_evaluations keeps statuses)"
+                    )
+                },
+            )
         now = self._now()
-        record = record.model_copy(update={"status": "submitted", "submitted_at": record.submitted_at or now,
-                                           "updated_at": now})
-        entry = validated(AuditEntry, {"id": new_id(), "evaluation_id": record.id, "seq": 0, "at": now,
-                                       "by": by or record.evaluator, "action": "submitted"})
+        record = record.model_copy(
+            update={"status": "submitted", "submitted_at": record.submitted_at or now, "updated_at": now}
+        )
+        entry = validated(
+            AuditEntry,
+            {
+                "id": new_id(),
+                "evaluation_id": record.id,
+                "seq": 0,
+                "at": now,
+                "by": by or record.evaluator,
+                "action": "submitted",
+            },
+        )
         doc, entry_doc = self._doc(record), self._doc(entry)
         with self._writing():
             found = self._find_evaluation(record.id, scan=False)
@@ -387,8 +419,13 @@ class Store(StoreCore):
             self._where[record.id] = part.name
         return record
 
-    def import_evaluations(self, evaluations: Iterable[Evaluation | Mapping[str, Any]], *, by: str,
-                           audit: Mapping[str, list[AuditEntry]] | None = None) -> int:
+    def import_evaluations(
+        self,
+        evaluations: Iterable[Evaluation | Mapping[str, Any]],
+        *,
+        by: str,
+        audit: Mapping[str, list[AuditEntry]] | None = None,
+    ) -> int:
         """Store many evaluations as they are (any status), one write per file; ids already
         stored are skipped. Each gets an "imported" audit entry unless `audit` gives its history."""
         with paused_gc():
@@ -396,9 +433,23 @@ class Store(StoreCore):
 
     def _import_evaluations(self, records: list[Evaluation], by: str, audit: Mapping[str, list[AuditEntry]]) -> int:
         now = self._now()
-        entries = {r.id: list(audit.get(r.id) or [AuditEntry(
-            id=new_id(), evaluation_id=r.id, seq=0, at=now, by=by, action="imported",
-            details={"status": r.status})]) for r in records}
+        entries = {
+            r.id: list(
+                audit.get(r.id)
+                or [
+                    AuditEntry(
+                        id=new_id(),
+                        evaluation_id=r.id,
+                        seq=0,
+                        at=now,
+                        by=by,
+                        action="imported",
+                        details={"status": r.status},
+                    )
+                ]
+            )
+            for r in records
+        }
         groups: dict[str, list[tuple[Evaluation, dict[str, Any]]]] = {}
         for record, doc in zip(records, dump_many(Evaluation, records), strict=True):
             groups.setdefault(self._evaluation_name(record.month, record.employee_id), []).append((record, doc))
@@ -426,8 +477,15 @@ class Store(StoreCore):
             raise NotFound(f"no evaluation {evaluation_id!r}")
         return found[1]
 
-    def update_evaluation(self, evaluation_id: str, changes: Mapping[str, Any], *, by: str, action: str,
-                          details: Mapping[str, Any] | None = None) -> Evaluation:
+    def update_evaluation(
+        self,
+        evaluation_id: str,
+        changes: Mapping[str, Any],
+        *,
+        by: str,
+        action: str,
+        details: Mapping[str, Any] | None = None,
+    ) -> Evaluation:
         """Change an evaluation and append its audit entry (who, when, action, details) in the
         same atomic write. Status changes follow models.STATUS_TRANSITIONS."""
         with self._writing():
@@ -445,9 +503,19 @@ class Store(StoreCore):
                 raise InvalidRecord(what, {"status": f"cannot go from {current.status!r} to {record.status!r}"})
             fields = sorted(k for k in changes if getattr(current, k, None) != getattr(record, k, None))
             seq = sum(1 for e in part.raw("audit").values() if e["evaluation_id"] == evaluation_id)
-            entry = validated(AuditEntry, {"id": new_id(), "evaluation_id": evaluation_id, "seq": seq, "at": now,
-                                           "by": by, "action": action, "fields": fields,
-                                           "details": dict(details or {})})
+            entry = validated(
+                AuditEntry,
+                {
+                    "id": new_id(),
+                    "evaluation_id": evaluation_id,
+                    "seq": seq,
+                    "at": now,
+                    "by": by,
+                    "action": action,
+                    "fields": fields,
+                    "details": dict(details or {}),
+                },
+            )
             doc, entry_doc = self._doc(record), self._doc(entry)
             with part.transaction() as tx:
                 put_documents(tx.table("evaluations"), {evaluation_id: doc})
@@ -458,9 +526,13 @@ class Store(StoreCore):
 
     def evaluations_for_employee(self, employee_id: str) -> list[Evaluation]:
         with self._reading():
-            out = [cast(Evaluation, r) for month in self._parts.months("evaluations")
-                   for r in self._part(self._evaluation_name(month, employee_id), EVALUATIONS)
-                   .matching("evaluations", "employee_id", employee_id)]
+            out = [
+                cast(Evaluation, r)
+                for month in self._parts.months("evaluations")
+                for r in self._part(self._evaluation_name(month, employee_id), EVALUATIONS).matching(
+                    "evaluations", "employee_id", employee_id
+                )
+            ]
         return _by_time(out)
 
     def evaluations_in_month(self, month: str) -> list[Evaluation]:
@@ -468,8 +540,11 @@ class Store(StoreCore):
         if not MONTH.match(month):
             raise StoreError(f"{month!r} is not a month written as YYYY-MM")
         with self._reading():
-            out = [cast(Evaluation, r) for name in self._parts.names(f"evaluations/{month}")
-                   for r in self._part(name, EVALUATIONS).records("evaluations").values()]
+            out = [
+                cast(Evaluation, r)
+                for name in self._parts.names(f"evaluations/{month}")
+                for r in self._part(name, EVALUATIONS).records("evaluations").values()
+            ]
         return _by_time(out)
 
     def iter_evaluations(self, *, status: str | None = None) -> Iterator[Evaluation]:
@@ -481,8 +556,11 @@ class Store(StoreCore):
                 part = self._part(name, EVALUATIONS)
                 if status is not None and status not in part.ids("evaluations").values():
                     continue
-                batch = [e for e in cast(dict[str, Evaluation], part.records("evaluations")).values()
-                         if status is None or e.status == status]
+                batch = [
+                    e
+                    for e in cast(dict[str, Evaluation], part.records("evaluations")).values()
+                    if status is None or e.status == status
+                ]
             yield from _by_time(batch)
 
     def audit_log(self, evaluation_id: str) -> list[AuditEntry]:
@@ -524,8 +602,11 @@ class Store(StoreCore):
     def drafts_for(self, user: str) -> list[Draft]:
         """A user's drafts, the most recently saved first."""
         with self._reading():
-            drafts = [d for d in cast(dict[str, Draft], self._part(self._drafts_name(user), DRAFTS).records("drafts")).values()
-                      if d.user == user]
+            drafts = [
+                d
+                for d in cast(dict[str, Draft], self._part(self._drafts_name(user), DRAFTS).records("drafts")).values()
+                if d.user == user
+            ]
         return sorted(drafts, key=lambda d: (d.updated_at, d.key), reverse=True)
 
     # -- scorecard versions ---------------------------------------------------------------------
@@ -533,16 +614,24 @@ class Store(StoreCore):
     def remember_scorecard(self, scorecard_id: str, version: str, scorecard: Mapping[str, Any]) -> bool:
         """Keep a scorecard version's JSON forever. True if it was new; an existing version must
         have the same content (versions are content hashes)."""
-        record = validated(ScorecardVersion, {"scorecard_id": scorecard_id, "version": version,
-                                              "scorecard": dict(scorecard), "remembered_at": self._now()})
+        record = validated(
+            ScorecardVersion,
+            {
+                "scorecard_id": scorecard_id,
+                "version": version,
+                "scorecard": dict(scorecard),
+                "remembered_at": self._now(),
+            },
+        )
         doc = self._doc(record)
         with self._writing():
             part = self._part("scorecards", SCORECARDS)
             stored = part.raw("scorecard_versions").get(record.record_key())
             if stored is not None:
                 if stored["scorecard"] != doc["scorecard"]:
-                    raise StoreError(f"scorecard {scorecard_id!r} version {version!r} is already stored "
-                                     "with other content")
+                    raise StoreError(
+                        f"scorecard {scorecard_id!r} version {version!r} is already stored with other content"
+                    )
                 return False
             with part.transaction() as tx:
                 insert_documents(tx.table("scorecard_versions"), {record.record_key(): doc})

@@ -68,7 +68,7 @@ class StoreCore:
         *,
         storage: str = "durable",
         clock: Clock | None = None,
-        cache_mb: int = 64,
+        cache_mb: int | None = None,
         lock_timeout: float = 30.0,
         backup_every: timedelta | None = timedelta(days=1),
         keep_backups: int = 7,
@@ -76,25 +76,42 @@ class StoreCore:
         """The store of `data_dir`, created or migrated if needed; the same instance per process.
 
         `storage` is "durable" (the default) or "reference" (TinyDB's plain JSONStorage, for
-        tests). `cache_mb` bounds the size of the files kept parsed in memory (their Python objects
-        take about 7x that). Every `backup_every`, the
-        first write makes a hard-link snapshot in `<data>/backups/` (the newest `keep_backups`
-        are kept). Options of the first `open` of a folder win while it stays open.
+        tests). `cache_mb` bounds the size of the files kept parsed in memory (default 256, or
+        $QA_STORE_CACHE_MB); their Python objects take about 7x that, so a store of 100k
+        evaluations a year stays warm in about 1 GB, and a small store uses what it needs.
+        Every `backup_every`, the first write makes a snapshot in `<data>/backups/` (the newest
+        `keep_backups` are kept). Options of the first `open` of a folder win while it is open.
         """
         path = Path(data_dir).resolve()
         with cls._registry_lock:
             store = cls._registry.get(path)
             if store is None:
-                store = cls(path, storage=storage, clock=clock, cache_mb=cache_mb, lock_timeout=lock_timeout,
-                            backup_every=backup_every, keep_backups=keep_backups)
+                store = cls(
+                    path,
+                    storage=storage,
+                    clock=clock,
+                    cache_mb=cache_mb or int(os.environ.get("QA_STORE_CACHE_MB", "256")),
+                    lock_timeout=lock_timeout,
+                    backup_every=backup_every,
+                    keep_backups=keep_backups,
+                )
                 cls._registry[path] = store
             elif store._storage_name != storage:
                 raise StoreError(f"{path} is already open with the {store._storage_name} storage")
             store._opened += 1
             return store  # type: ignore[return-value]
 
-    def __init__(self, data_dir: Path, *, storage: str, clock: Clock | None, cache_mb: int,
-                 lock_timeout: float, backup_every: timedelta | None, keep_backups: int) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *,
+        storage: str,
+        clock: Clock | None,
+        cache_mb: int,
+        lock_timeout: float,
+        backup_every: timedelta | None,
+        keep_backups: int,
+    ) -> None:
         if storage not in STORAGES:
             raise StoreError(f"unknown storage {storage!r} (known: {', '.join(STORAGES)})")
         self.data_dir = data_dir
@@ -166,8 +183,14 @@ class StoreCore:
 
     def _write_meta(self, extra: dict[str, Any]) -> None:
         old = read_meta(self.data_dir) or {}
-        meta = {"format": FORMAT, "schema": SCHEMA, "storage": self._storage_name,
-                "created_at": old.get("created_at", self._now().isoformat()), **LAYOUT_DEFAULTS, **extra}
+        meta = {
+            "format": FORMAT,
+            "schema": SCHEMA,
+            "storage": self._storage_name,
+            "created_at": old.get("created_at", self._now().isoformat()),
+            **LAYOUT_DEFAULTS,
+            **extra,
+        }
         atomic_write(self.data_dir / META, json.dumps(meta, indent=2).encode() + b"\n")
 
     def _migrate(self, schema: int) -> None:
@@ -234,8 +257,9 @@ class StoreCore:
                 try:
                     self._file_lock.acquire()
                 except Timeout:
-                    raise StoreError(f"{self.data_dir} is locked by another process (waited "
-                                     f"{self._lock_timeout:g} s); try again") from None
+                    raise StoreError(
+                        f"{self.data_dir} is locked by another process (waited {self._lock_timeout:g} s); try again"
+                    ) from None
             self._depth += 1
             try:
                 yield
@@ -265,8 +289,9 @@ class StoreCore:
         except ValueError:
             rel = None
         backup = newest_good_backup(self.data_dir, rel)
-        return UnreadableFile(error.path, error.reason, str(backup) if backup else None,
-                              looked_in=str(self.data_dir / BACKUPS))
+        return UnreadableFile(
+            error.path, error.reason, str(backup) if backup else None, looked_in=str(self.data_dir / BACKUPS)
+        )
 
     # -- helpers for the tables -----------------------------------------------------------------
 
@@ -284,7 +309,9 @@ class StoreCore:
         try:
             return record.model_dump(mode="json")
         except PydanticSerializationError as error:
-            raise InvalidRecord(f"{record.kind} {record.record_key()!r}", {"(record)": f"cannot be stored as JSON ({error})"}) from None
+            raise InvalidRecord(
+                f"{record.kind} {record.record_key()!r}", {"(record)": f"cannot be stored as JSON ({error})"}
+            ) from None
 
     # -- backups --------------------------------------------------------------------------------
 
@@ -326,12 +353,19 @@ class StoreCore:
             dest = folder / f"{name}-{n}"
         backups = list_backups(self.data_dir)
         previous = backups[0][1] if backups and backups[0][1].is_dir() else None
-        snapshot(self.data_dir, dest, link=self._storage_cls.replaces_files, previous=previous, schema=schema,
-                 created_at=now.isoformat(), reason=reason)
+        snapshot(
+            self.data_dir,
+            dest,
+            link=self._storage_cls.replaces_files,
+            previous=previous,
+            schema=schema,
+            created_at=now.isoformat(),
+            reason=reason,
+        )
         self._undetached.append(dest)
         for kind in ("auto", "manual"):
             if reason == kind:
-                for _, old in [b for b in list_backups(self.data_dir) if b[0].reason == kind][self._keep_backups:]:
+                for _, old in [b for b in list_backups(self.data_dir) if b[0].reason == kind][self._keep_backups :]:
                     shutil.rmtree(old, ignore_errors=True)
         return dest
 
@@ -341,10 +375,15 @@ class StoreCore:
         now = self._now()
         if self._last_backup is None:
             autos = [m for m, _ in list_backups(self.data_dir) if m.reason == "auto"]
-            self._last_backup = datetime.fromisoformat(autos[0].created_at) if autos else datetime.min.replace(tzinfo=UTC)
+            self._last_backup = (
+                datetime.fromisoformat(autos[0].created_at) if autos else datetime.min.replace(tzinfo=UTC)
+            )
         if now - self._last_backup < self._backup_every:
             return
-        if any(entry.name != META for entry in self.data_dir.iterdir()
-               if not entry.name.startswith(".") and entry.name != BACKUPS):
+        if any(
+            entry.name != META
+            for entry in self.data_dir.iterdir()
+            if not entry.name.startswith(".") and entry.name != BACKUPS
+        ):
             self._snapshot("auto")
         self._last_backup = now

@@ -35,18 +35,32 @@ def evaluation(employee_id: str = "emp-001", **extra: Any) -> dict[str, Any]:
     """A valid evaluation of a phone call; `extra` overrides any field."""
     n = next(_ids)
     return {
-        "id": f"ev-{n:06d}", "scorecard_id": "phone_call", "scorecard_version": "v1", "evaluator": "shopper1",
-        "employee_id": employee_id, "interaction_id": f"call-{n:06d}", "channel": "phone",
+        "id": f"ev-{n:06d}",
+        "scorecard_id": "phone_call",
+        "scorecard_version": "v1",
+        "evaluator": "shopper1",
+        "employee_id": employee_id,
+        "interaction_id": f"call-{n:06d}",
+        "channel": "phone",
         "started_at": datetime(2025, 5, 3, 10, 0, tzinfo=PARIS_SUMMER) + timedelta(minutes=n),
-        "answers": {"greeting": "yes", "tone": 4}, "comments": {"tone": "posé"}, "debrief": {"plus": "accueil"},
-        "score": {"overall": 87.5, "band": "good"}, **extra,
+        "answers": {"greeting": "yes", "tone": 4},
+        "comments": {"tone": "posé"},
+        "debrief": {"plus": "accueil"},
+        "score": {"overall": 87.5, "band": "good"},
+        **extra,
     }
 
 
 def interaction(n: int, employee_id: str = "emp-001", **extra: Any) -> dict[str, Any]:
-    return {"id": f"call-{n:06d}", "employee_id": employee_id, "channel": "phone",
-            "started_at": datetime(2025, 5, 3, 9, 0, tzinfo=PARIS_SUMMER) + timedelta(minutes=n),
-            "duration_seconds": 120 + n, "customer_ref": f"C{n}", **extra}
+    return {
+        "id": f"call-{n:06d}",
+        "employee_id": employee_id,
+        "channel": "phone",
+        "started_at": datetime(2025, 5, 3, 9, 0, tzinfo=PARIS_SUMMER) + timedelta(minutes=n),
+        "duration_seconds": 120 + n,
+        "customer_ref": f"C{n}",
+        **extra,
+    }
 
 
 def open_store(data: Path, storage: str = "durable", clock: Clock | None = None, **options: Any) -> Store:
@@ -59,5 +73,8 @@ def open_store(data: Path, storage: str = "durable", clock: Clock | None = None,
 
 def files_of(folder: Path) -> dict[str, bytes]:
     """Every data file's bytes (not backups or the lock): to show that nothing changed."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and "backups" not in p.parts and p.name != ".lock"}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and "backups" not in p.parts and p.name != ".lock"
+    }

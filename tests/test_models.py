@@ -28,8 +28,16 @@ from tests.store_support import evaluation, interaction
 
 def test_messages_name_the_record_and_each_wrong_field() -> None:
     with pytest.raises(InvalidRecord) as refused:
-        validated(User, {"name": "lea", "display_name": "", "role": "boss", "password_hash": "x",
-                         "created_at": datetime(2025, 1, 1)})
+        validated(
+            User,
+            {
+                "name": "lea",
+                "display_name": "",
+                "role": "boss",
+                "password_hash": "x",
+                "created_at": datetime(2025, 1, 1),
+            },
+        )
     error = refused.value
     assert error.record == "user 'lea'"
     assert set(error.messages) == {"display_name", "role", "created_at"}

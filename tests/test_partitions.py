@@ -84,7 +84,10 @@ def test_the_cache_keeps_within_its_budget(tmp_path: Path) -> None:
 def test_layout_helpers() -> None:
     assert bucket("emp-001", 32) == bucket("emp-001", 32) < 32
     assert months_between(datetime(2024, 12, 31, tzinfo=UTC), datetime(2025, 2, 1, tzinfo=UTC)) == [
-        "2024-12", "2025-01", "2025-02"]
+        "2024-12",
+        "2025-01",
+        "2025-02",
+    ]
 
 
 def test_listing_skips_temporary_files_and_odd_folders(tmp_path: Path) -> None:

@@ -33,8 +33,9 @@ def store(data: Path, storage: str) -> Iterator[Store]:
 
 def other_process(data: Path, storage: str) -> Store:
     """A second Store on the same folder, as another process would have (own caches, own lock)."""
-    return Store(data.resolve(), storage=storage, clock=Clock(), cache_mb=64, lock_timeout=5,
-                 backup_every=None, keep_backups=7)
+    return Store(
+        data.resolve(), storage=storage, clock=Clock(), cache_mb=64, lock_timeout=5, backup_every=None, keep_backups=7
+    )
 
 
 # -- opening ------------------------------------------------------------------------------------
@@ -73,8 +74,13 @@ def test_upsert_employees_counts_added_updated_unchanged(store: Store) -> None:
 
 
 def test_users_are_added_once_and_updated_but_never_renamed(store: Store) -> None:
-    user = {"name": "lea", "display_name": "Léa", "role": "qa_lead", "password_hash": "$argon2id$x",
-            "created_at": datetime(2025, 1, 1, tzinfo=UTC)}
+    user = {
+        "name": "lea",
+        "display_name": "Léa",
+        "role": "qa_lead",
+        "password_hash": "$argon2id$x",
+        "created_at": datetime(2025, 1, 1, tzinfo=UTC),
+    }
     store.add_user(user)
     with pytest.raises(StoreError, match="already exists"):
         store.add_user(user)
@@ -117,14 +123,27 @@ def test_interactions_in_uses_instants_across_month_files(store: Store) -> None:
 
 
 def draw(**extra: object) -> dict[str, object]:
-    return {"id": "draw-1", "plan": {"per_employee": 2}, "seed": 42, "frame_hash": "abc123",
-            "created_at": datetime(2025, 5, 2, tzinfo=UTC), "created_by": "lea",
-            "selected": ["call-000001", "call-000002"], "shortfalls": {"emp-003": 2}, **extra}
+    return {
+        "id": "draw-1",
+        "plan": {"per_employee": 2},
+        "seed": 42,
+        "frame_hash": "abc123",
+        "created_at": datetime(2025, 5, 2, tzinfo=UTC),
+        "created_by": "lea",
+        "selected": ["call-000001", "call-000002"],
+        "shortfalls": {"emp-003": 2},
+        **extra,
+    }
 
 
 def assignment(interaction_id: str, evaluator: str = "shopper1", **extra: object) -> dict[str, object]:
-    return {"draw_id": "draw-1", "interaction_id": interaction_id, "employee_id": "emp-001",
-            "evaluator": evaluator, **extra}
+    return {
+        "draw_id": "draw-1",
+        "interaction_id": interaction_id,
+        "employee_id": "emp-001",
+        "evaluator": evaluator,
+        **extra,
+    }
 
 
 def test_a_draw_is_saved_with_its_assignments_and_never_changes(store: Store) -> None:
@@ -176,8 +195,13 @@ def test_submitting_the_same_id_twice_stores_one_evaluation(store: Store) -> Non
 
 def test_update_writes_the_change_and_its_audit_entry(store: Store) -> None:
     ev = store.submit_evaluation(evaluation())
-    updated = store.update_evaluation(ev.id, {"status": "returned", "comments": {"tone": "trop rapide"}},
-                                      by="lea", action="return", details={"reason": "incomplet"})
+    updated = store.update_evaluation(
+        ev.id,
+        {"status": "returned", "comments": {"tone": "trop rapide"}},
+        by="lea",
+        action="return",
+        details={"reason": "incomplet"},
+    )
     assert updated.status == "returned" and updated.updated_at > ev.updated_at
     store.update_evaluation(ev.id, {"status": "submitted"}, by="shopper1", action="resubmit")
     log = store.audit_log(ev.id)
@@ -191,7 +215,9 @@ def test_update_writes_the_change_and_its_audit_entry(store: Store) -> None:
     [
         pytest.param({"status": "draft"}, "status: cannot go from 'submitted' to 'draft'", id="backwards"),
         pytest.param({"employee_id": "emp-002"}, "employee_id: cannot be changed", id="partition-key"),
-        pytest.param({"photos": ["../secret.jpg"]}, "photos: .*must be a relative path inside the data folder", id="path-escape"),
+        pytest.param(
+            {"photos": ["../secret.jpg"]}, "photos: .*must be a relative path inside the data folder", id="path-escape"
+        ),
         pytest.param({"colour": "blue"}, "colour: extra inputs are not permitted", id="unknown-field"),
     ],
 )
@@ -207,15 +233,19 @@ def test_refused_updates_change_nothing(store: Store, data: Path, changes: dict,
 @pytest.mark.parametrize(
     ("record", "message"),
     [
-        pytest.param({"started_at": datetime(2025, 5, 3, 10)}, "started_at: input should have timezone",
-                     id="naive-time"),
+        pytest.param(
+            {"started_at": datetime(2025, 5, 3, 10)}, "started_at: input should have timezone", id="naive-time"
+        ),
         pytest.param({"channel": "fax"}, "channel: input should be", id="unknown-channel"),
         pytest.param({"interaction_id": None}, r"\(record\): needs an interaction_id", id="nothing-evaluated"),
         pytest.param({"photos": ["/etc/passwd"]}, "photos: .*must be a relative path", id="absolute-photo"),
         pytest.param({"status": "approved"}, "status: a new evaluation is submitted", id="not-submitted"),
         pytest.param({"employee_id": "emp-404"}, "employee_id: no employee 'emp-404'", id="unknown-employee"),
-        pytest.param({"scorecard_version": "v9"}, "scorecard_version: scorecard 'phone_call' version 'v9'",
-                     id="unknown-scorecard-version"),
+        pytest.param(
+            {"scorecard_version": "v9"},
+            "scorecard_version: scorecard 'phone_call' version 'v9'",
+            id="unknown-scorecard-version",
+        ),
         pytest.param({"answers": {"greeting": object()}}, r"\(record\): cannot be stored as JSON", id="not-json"),
     ],
 )

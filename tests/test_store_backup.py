@@ -143,12 +143,17 @@ def test_a_restore_killed_halfway_ends_in_the_old_or_the_backed_up_state(tmp_pat
         old_state = ids(store)
         backup = store.backup()
         for n in range(3):
-            store.submit_evaluation(evaluation(f"emp-00{n + 1}", started_at=evaluation()["started_at"] + timedelta(days=40)))
+            store.submit_evaluation(
+                evaluation(f"emp-00{n + 1}", started_at=evaluation()["started_at"] + timedelta(days=40))
+            )
         new_state = ids(store)
-    code = ("import sys; from tests.store_worker import kill_at; kill_at(int(sys.argv[3])); "
-            "from qa.store import Store; Store.open(sys.argv[1]).restore(sys.argv[2])")
-    proc = subprocess.run([sys.executable, "-c", code, str(data), str(backup), str(kill_at)], cwd=ROOT,
-                          capture_output=True, check=False)
+    code = (
+        "import sys; from tests.store_worker import kill_at; kill_at(int(sys.argv[3])); "
+        "from qa.store import Store; Store.open(sys.argv[1]).restore(sys.argv[2])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(data), str(backup), str(kill_at)], cwd=ROOT, capture_output=True, check=False
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     with Store.open(data) as store:
         assert ids(store) in (old_state, new_state)

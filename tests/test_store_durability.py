@@ -21,8 +21,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def worker(data: Path, prefix: str, count: int, *options: str) -> subprocess.Popen[str]:
     args = [sys.executable, "-m", "tests.store_worker", str(data), prefix, str(count), *options]
-    return subprocess.Popen(args, cwd=ROOT, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        args, cwd=ROOT, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
 
 
 def check_acknowledged(store: Store, lines: list[str]) -> int:

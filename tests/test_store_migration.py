@@ -33,8 +33,10 @@ def summary(store: Store) -> dict[str, object]:
     return {
         "employees": [(e.id, e.display_name, e.active) for e in store.list_employees()],
         "users": [(u.name, u.role, u.created_at) for u in store.list_users()],
-        "interactions": [(i.id, i.channel, i.started_at) for i in store.interactions_in(
-            datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))],
+        "interactions": [
+            (i.id, i.channel, i.started_at)
+            for i in store.interactions_in(datetime(2024, 1, 1, tzinfo=UTC), datetime(2025, 1, 1, tzinfo=UTC))
+        ],
         "evaluations": sorted((e.id, e.status, e.channel, e.employee_id) for e in store.iter_evaluations()),
         "audit": [(a.id, a.seq, a.action) for e in ("ev-0001", "ev-0002") for a in store.audit_log(e)],
     }
@@ -44,14 +46,21 @@ def test_a_schema_1_folder_is_backed_up_then_migrated(v1_data: Path) -> None:
     with Store.open(v1_data) as store:
         assert summary(store) == {
             "employees": [("E001", "Alice Martin", True), ("E002", "Bruno Petit", True), ("E003", "Chloé Roux", False)],
-            "users": [("lea", "qa_lead", datetime(2024, 9, 1, 8, tzinfo=UTC)),
-                      ("sam", "shopper", datetime(2024, 9, 2, 8, tzinfo=UTC))],
-            "interactions": [("C-1001", "phone", datetime(2024, 10, 3, 9, 12, tzinfo=UTC)),
-                             ("C-1002", "phone", datetime(2024, 10, 31, 23, 40, tzinfo=UTC))],
+            "users": [
+                ("lea", "qa_lead", datetime(2024, 9, 1, 8, tzinfo=UTC)),
+                ("sam", "shopper", datetime(2024, 9, 2, 8, tzinfo=UTC)),
+            ],
+            "interactions": [
+                ("C-1001", "phone", datetime(2024, 10, 3, 9, 12, tzinfo=UTC)),
+                ("C-1002", "phone", datetime(2024, 10, 31, 23, 40, tzinfo=UTC)),
+            ],
             "evaluations": [("ev-0001", "approved", "phone", "E001"), ("ev-0002", "submitted", "face_to_face", "E002")],
             "audit": [("v1-audit-1", 0, "submitted"), ("v1-audit-3", 1, "validated"), ("v1-audit-2", 0, "submitted")],
         }
-        assert store.get_evaluation("ev-0002").visit == {"place": "Agence Lille Centre", "scenario": "ouverture de compte"}
+        assert store.get_evaluation("ev-0002").visit == {
+            "place": "Agence Lille Centre",
+            "scenario": "ouverture de compte",
+        }
         assert store.get_scorecard_version("phone_call", "a1b2c3d4e5f6")["id"] == "phone_call"
     meta = json.loads((v1_data / "store.json").read_text())
     assert meta["schema"] == 2 and "migrating_from" not in meta
@@ -81,10 +90,13 @@ def test_a_migration_killed_halfway_completes_at_the_next_open(tmp_path: Path, k
         expected = summary(store)
     data = tmp_path / "data"
     shutil.copytree(V1, data)
-    code = "import sys; from tests.store_worker import kill_at; kill_at(int(sys.argv[2])); " \
-           "from qa.store import Store; Store.open(sys.argv[1])"
-    proc = subprocess.run([sys.executable, "-c", code, str(data), str(kill_at)], cwd=ROOT, capture_output=True,
-                          check=False)
+    code = (
+        "import sys; from tests.store_worker import kill_at; kill_at(int(sys.argv[2])); "
+        "from qa.store import Store; Store.open(sys.argv[1])"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(data), str(kill_at)], cwd=ROOT, capture_output=True, check=False
+    )
     assert proc.returncode == -signal.SIGKILL, proc.stderr
     with Store.open(data) as store:
         assert summary(store) == expected
@@ -98,7 +110,9 @@ def test_a_newer_schema_is_refused_and_left_untouched(tmp_path: Path) -> None:
     meta = json.loads((data / "store.json").read_text())
     (data / "store.json").write_text(json.dumps({**meta, "schema": 3}))
     before = files_of(data)
-    with pytest.raises(StoreError, match=r"newer version of Qualiterrain \(store schema 3; this version reads schema 2"):
+    with pytest.raises(
+        StoreError, match=r"newer version of Qualiterrain \(store schema 3; this version reads schema 2"
+    ):
         Store.open(data)
     assert files_of(data) == before
 
