@@ -363,3 +363,16 @@ def test_site_tokens_are_created_on_first_use_and_rotate(store: Store) -> None:
     assert rotated != token and store.site_token("emp-001") == rotated
     with pytest.raises(NotFound):
         store.site_token("emp-404")
+
+
+def test_only_the_store_layer_imports_tinydb() -> None:
+    root = Path(__file__).resolve().parent.parent
+    allowed = {"qa/storage.py", "qa/partitions.py"}  # the storages and the files of the Store
+    sources = [p for folder in ("qa", "sitegen", "ui", "pages", "bench") for p in (root / folder).rglob("*.py")]
+    sources += [p for p in [root / "streamlit_app.py"] if p.exists()]
+    importers = {
+        p.relative_to(root).as_posix()
+        for p in sources
+        if any(line.lstrip().startswith(("import tinydb", "from tinydb")) for line in p.read_text().splitlines())
+    }
+    assert importers <= allowed
