@@ -170,6 +170,58 @@ def test_selection_is_uniform_within_each_stratum():
     assert chisquare(chat).pvalue > 0.01
 
 
+@settings(max_examples=80, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["E1", "E2", "E3"]),
+            st.sampled_from(["phone", "chat", "email"]),
+            st.integers(0, 40 * 24 - 1),  # hours from 2026-11-28: some rows fall outside December
+            st.one_of(st.none(), st.integers(0, 120)),
+        ),
+        max_size=60,
+    ),
+    quota=st.integers(1, 8),
+    strata=st.sampled_from([(), ("channel",), ("week",), ("channel", "week"), ("week", "time_of_day")]),
+    rule=st.sampled_from(["proportional", "equal"]),
+    min_duration=st.sampled_from([0, 30]),
+    seed=st.integers(0, 2**40),
+)
+def test_property_quotas_are_met_when_possible_and_shortfalls_said_otherwise(
+    rows, quota, strata, rule, min_duration, seed
+):
+    start = datetime(2026, 11, 28, tzinfo=PARIS)
+    records = [
+        Interaction(
+            id=f"r{n:03d}", employee_id=emp, channel=ch, started_at=start + timedelta(hours=h), duration_seconds=d
+        )
+        for n, (emp, ch, h, d) in enumerate(rows)
+    ]
+    plan = SamplingPlan(
+        period="2026-12", quota=quota, strata=strata, min_duration=min_duration, allocation=dict.fromkeys(strata, rule)
+    )
+    employees = ["E1", "E2", "E3", "E4"]
+    selection = draw_sample(plan, frame_of(records), seed, employees=employees)
+    end = datetime(2027, 1, 1, tzinfo=PARIS)
+    eligible = {
+        r.id: r
+        for r in records
+        if datetime(2026, 12, 1, tzinfo=PARIS) <= r.started_at < end
+        and (min_duration == 0 or (r.duration_seconds or -1) >= min_duration)
+    }
+    assert len(set(selection.selected)) == len(selection.selected) and set(selection.selected) <= set(eligible)
+    for emp in employees:
+        available = sum(r.employee_id == emp for r in eligible.values())
+        drawn = sum(eligible[i].employee_id == emp for i in selection.selected)
+        assert drawn == min(quota, available)
+        if available < quota:
+            assert selection.shortfalls[emp]["drawn"] == drawn and selection.shortfalls[emp]["available"] == available
+        elif rule == "proportional" or not strata:
+            assert emp not in selection.shortfalls
+        for item in selection.shortfalls.get(emp, {}).get("strata", []):
+            assert item["wanted"] > item["available"]
+
+
 @settings(max_examples=60, deadline=None)
 @given(
     st.lists(st.sampled_from(["E1", "E2", "E3", "lead", "e1"]), min_size=1, max_size=5, unique=True),
