@@ -101,14 +101,14 @@ def snapshot(
     stats: dict[str, list[int]] = {}
     for rel in data_files(data_dir):
         source, target = data_dir / rel, partial / rel
-        target.parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir(target.parent)
         st = source.stat()
         stats[rel] = [st.st_ino, st.st_mtime_ns, st.st_size]
         unchanged = previous is not None and earlier.get(rel) == stats[rel] and _link(previous / rel, target)
         if not (unchanged or (link and _link(source, target))):
             shutil.copy2(source, target)
         files[rel] = target.stat().st_size
-    partial.mkdir(parents=True, exist_ok=True)
+    ensure_dir(partial)
     atomic_write(partial / MANIFEST, Manifest(schema, created_at, reason, files, stats).to_bytes())
     for folder, _, _ in os.walk(partial):
         fsync_dir(Path(folder))
@@ -162,7 +162,7 @@ def copy_folder(folder: Path, dest: Path) -> Path:
         raise StoreError(f"{dest} already exists and is not empty")
     manifest = read_manifest(folder)
     for rel in [*manifest.files, MANIFEST]:
-        (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+        ensure_dir((dest / rel).parent)
         shutil.copy2(folder / rel, dest / rel)
     return dest
 
@@ -268,12 +268,12 @@ def stage_restore(src: Path, data_dir: Path) -> Manifest:
     files = staging / "files"
     if src.is_dir():
         for rel in manifest.files:
-            (files / rel).parent.mkdir(parents=True, exist_ok=True)
+            ensure_dir((files / rel).parent)
             shutil.copy2(src / rel, files / rel)
     else:
         with zipfile.ZipFile(src) as archive:
             for rel in manifest.files:
-                (files / rel).parent.mkdir(parents=True, exist_ok=True)
+                ensure_dir((files / rel).parent)
                 (files / rel).write_bytes(archive.read(rel))
     for rel in manifest.files:
         with open(files / rel, "rb") as handle:

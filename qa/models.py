@@ -25,6 +25,7 @@ from pydantic import (
 )
 
 from qa.errors import InvalidRecord
+from qa.scorecard_model import Identifier
 
 # Identifiers: employee ids, user names, evaluation ids... Never used as paths as they are.
 Key = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")]
@@ -202,7 +203,7 @@ class ScorecardVersion(Record):
     """A scorecard as it was at one version, so old evaluations stay readable."""
 
     kind: ClassVar[str] = "scorecard version"
-    scorecard_id: Key
+    scorecard_id: Identifier  # no "@": the record's key is "id@version"
     version: Key
     scorecard: dict[str, Any]
     remembered_at: AwareDatetime

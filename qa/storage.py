@@ -65,13 +65,15 @@ def fsync_dir(path: Path) -> None:
 
 
 def ensure_dir(path: Path) -> None:
-    """Create `path` and missing parents, each made durable in its parent."""
+    """Create `path` and missing parents (private: 0700), each made durable in its parent."""
     if path.is_dir():
         return
     ensure_dir(path.parent)
     try:
-        path.mkdir()
+        path.mkdir(mode=0o700)
     except FileExistsError:
+        if not path.is_dir():
+            raise
         return
     fsync_dir(path.parent)
 
@@ -326,7 +328,8 @@ class ReferenceJSONStorage(JSONStorage):
     replaces_files = False
 
     def __init__(self, path: str | Path, summarise: Summariser | None = None, durable: bool = True) -> None:
-        super().__init__(str(path), create_dirs=True)
+        ensure_dir(Path(path).parent)  # private folders, as for the durable storage
+        super().__init__(str(path))
         self.path = Path(path)
         self._summarise = summarise
         self.token: str | None = None  # never cached: every read parses the file

@@ -376,3 +376,18 @@ def test_only_the_store_layer_imports_tinydb() -> None:
         if any(line.lstrip().startswith(("import tinydb", "from tinydb")) for line in p.read_text().splitlines())
     }
     assert importers <= allowed
+
+
+def test_a_file_is_not_a_data_folder_and_new_folders_are_private(tmp_path: Path, storage: str) -> None:
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(StoreError, match="cannot create the data folder"):
+        Store.open(tmp_path / "file", storage=storage)
+    with open_store(tmp_path / "new" / "data", storage) as store:
+        store.submit_evaluation(evaluation())
+    folders = [p for p in (tmp_path / "new").rglob("*") if p.is_dir()]
+    assert folders and all(p.stat().st_mode & 0o077 == 0 for p in folders)
+
+
+def test_scorecard_ids_follow_the_scorecard_format(store: Store) -> None:
+    with pytest.raises(InvalidRecord, match="scorecard_id: string should match pattern"):
+        store.remember_scorecard("phone@call", "v1", SCORECARD)
