@@ -1,8 +1,10 @@
 """Importing call logs (CSV or Excel exports of phone systems and CRMs) as validated interactions.
 
-The pipeline is `read_table` (bytes -> a table of strings with the file line of every row) ->
-`parse_interactions` (table + column mapping -> `Interaction` records, or every bad row with its
-line) -> `import_interactions` (records -> the store, all or nothing, idempotent on the id).
+The pipeline is `read_table` (bytes -> a table of strings with the file line of every row, see
+qa/call_logs.py) -> `check_rows` (table + column mapping -> checked columns, or every bad row
+with its line) -> `import_interactions` (-> the store, all or nothing, idempotent on the id).
+For a page: `sheet_names(data)`, `read_table(data, name)` and `guess_mapping(headers)` to preview
+an upload, then `import_interactions(store, data, name, mapping)`; `ImportRefused.render("fr")`.
 French exports are the norm: `;` separator, decimal comma, `dd/mm/yyyy hh:mm` local times, UTF-8
 with or without BOM, or Latin-1 (Windows-1252). Parsing is vectorised with pandas so that a
 million rows stay within seconds. Column mappings are saved as small JSON files in
@@ -11,13 +13,9 @@ million rows stay within seconds. Column mappings are saved as small JSON files 
 
 from __future__ import annotations
 
-import codecs
-import csv
-import io
 import json
 import re
 import unicodedata
-import zipfile
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,13 +26,30 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-import pyarrow.csv as pacsv
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from qa.call_logs import ImportRefused, RowProblem, Table, problem, sheet_names
+from qa.call_logs import read_table as read_log
 from qa.errors import QAError
 from qa.i18n import t
 from qa.models import Channel, Interaction, validated_many
 from qa.storage import atomic_write
+
+__all__ = [
+    "ColumnMapping",
+    "ImportRefused",
+    "ImportReport",
+    "check_rows",
+    "guess_mapping",
+    "import_file",
+    "import_interactions",
+    "list_mappings",
+    "load_mapping",
+    "parse_interactions",
+    "read_table",
+    "save_mapping",
+    "sheet_names",
+]
 
 FIELDS = ("id", "employee_id", "channel", "started_at", "duration_seconds", "recording", "customer_ref")
 REQUIRED = ("id", "employee_id", "channel", "started_at", "duration_seconds")
@@ -54,8 +69,6 @@ DATE_FORMATS = (
     "%d-%m-%Y %H:%M",
     "%d.%m.%Y %H:%M",
 )
-SEPARATORS = (";", ",", "\t", "|")
-MAX_SHOWN = 50
 
 # Channel words seen in exports (lower case, accents removed) -> our channel.
 CHANNEL_WORDS: dict[str, str] = {
@@ -212,220 +225,10 @@ def guess_mapping(headers: Iterable[str]) -> ColumnMapping:
     return ColumnMapping(columns=columns)
 
 
-@dataclass(frozen=True, order=True)
-class RowProblem:
-    """One bad row or file-level problem: the file line, the column (0 = whole row), what is wrong."""
-
-    line: int
-    column: int
-    code: str
-    values: tuple[tuple[str, Any], ...] = ()
-
-    def message(self, lang: str = "en") -> str:
-        return t(f"sampling.import.{self.code}", lang, **dict(self.values))
-
-    def located(self, source: str, lang: str = "en") -> str:
-        where = f"{source}:{self.line}" + (f":{self.column}" if self.column else "")
-        return f"{where}: {self.message(lang)}"
-
-
-def problem(line: int, code: str, column: int = 0, **values: Any) -> RowProblem:
-    return RowProblem(int(line), int(column), code, tuple(sorted(values.items())))
-
-
-class ImportRefused(QAError):
-    """The file was refused as a whole: nothing was imported. Holds every problem found."""
-
-    def __init__(self, source: str, problems: list[RowProblem]) -> None:
-        self.source = source
-        self.problems = sorted(problems)
-        super().__init__(self.render())
-
-    def render(self, lang: str = "en", limit: int | None = MAX_SHOWN) -> str:
-        shown = self.problems if limit is None else self.problems[:limit]
-        lines = [t("sampling.import.refused", lang, source=self.source, n=len(self.problems))]
-        lines += [p.located(self.source, lang) for p in shown]
-        if len(shown) < len(self.problems):
-            lines.append(t("sampling.import.more", lang, n=len(self.problems) - len(shown)))
-        return "\n".join(lines)
-
-
-@dataclass
-class Table:
-    """The file as strings: one column per header, and the file line (or sheet row) of each row."""
-
-    frame: pd.DataFrame
-    lines: np.ndarray
-    header_line: int
-    source: str
-
-
-# -- reading bytes -------------------------------------------------------------------------------
-
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-def _line_at(data: bytes | str, offset: int) -> int:
-    newline = b"\n" if isinstance(data, bytes) else "\n"
-    return data.count(newline, 0, offset) + 1  # type: ignore[arg-type]
-
-
-def decode_text(data: bytes, source: str, encoding: str | None = None) -> str:
-    """The text of a CSV export: UTF-8 (BOM or not), else Windows-1252/Latin-1; refuses anything else."""
-    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in data[:4096]:
-        raise ImportRefused(source, [problem(1, "not_text")])
-    skip = 0
-    if encoding is None and data.startswith(codecs.BOM_UTF8):
-        encoding, skip = "utf-8", len(codecs.BOM_UTF8)  # the BOM promises UTF-8: a bad byte is an error
-    tried = [encoding] if encoding else ["utf-8", "cp1252", "latin-1"]
-    text = None
-    for name in tried:
-        try:
-            text = data[skip:].decode(name)
-            break
-        except UnicodeDecodeError as error:
-            failure = error
-        except LookupError:
-            raise ImportRefused(source, [problem(1, "unknown_encoding", encoding=name)]) from None
-    if text is None:
-        at = skip + failure.start
-        raise ImportRefused(
-            source, [problem(_line_at(data, at), "bad_encoding", encoding=tried[0], byte=f"0x{data[at]:02x}")]
-        )
-    text = text.removeprefix("\ufeff")
-    bad = _CONTROL.search(text)
-    if bad:
-        raise ImportRefused(
-            source, [problem(_line_at(text, bad.start()), "control_character", char=f"U+{ord(bad.group()):04X}")]
-        )
-    return text
-
-
-def _guess_sep(header: str) -> str:
-    counts = {sep: header.count(sep) for sep in SEPARATORS}
-    best = max(counts, key=lambda sep: counts[sep])
-    return best if counts[best] else ";"
-
-
-def _arrow_csv(body: str, first: str, sep: str) -> pd.DataFrame | None:
-    """The common case read by Arrow's multithreaded reader (~4x faster than pandas' C parser): every
-    row on its own line, as many fields as headers. None otherwise (blank lines, line breaks in
-    quotes, a wrong field count...): pandas then reads it and says exactly where the problem is."""
-    headers = [h.strip() for h in next(csv.reader([first.rstrip("\r")], delimiter=sep))]
-    if len(set(headers)) != len(headers) or "\n\n" in body or "\n\r\n" in body:
-        return None
-    try:
-        table = pacsv.read_csv(
-            io.BytesIO(body.encode("utf-8")),
-            read_options=pacsv.ReadOptions(column_names=headers, skip_rows=1),
-            parse_options=pacsv.ParseOptions(delimiter=sep, newlines_in_values=False),
-            convert_options=pacsv.ConvertOptions(
-                column_types=dict.fromkeys(headers, pa.large_string()),
-                strings_can_be_null=False,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-    except (pa.ArrowInvalid, pa.ArrowTypeError):
-        return None
-    if table.num_rows != body.count("\n") - (1 if body.endswith("\n") else 0):
-        return None  # a quoted value held a line break: line numbers need pandas' reading
-    string = pd.StringDtype("pyarrow", na_value=np.nan)
-    return table.to_pandas(types_mapper={pa.large_string(): string}.get)
-
-
-def read_csv_table(data: bytes, source: str, mapping: ColumnMapping | None = None) -> Table:
-    """A CSV export as a table of strings, each row with its line in the file."""
-    text = decode_text(data, source, mapping.encoding if mapping else None)
-    body = text.lstrip("\r\n\t ")
-    if not body.strip():
-        raise ImportRefused(source, [problem(1, "empty")])
-    header_line = text[: len(text) - len(body)].count("\n") + 1
-    first = body.split("\n", 1)[0]
-    sep = (mapping.sep if mapping and mapping.sep else None) or _guess_sep(first)
-    fast = _arrow_csv(body, first, sep)
-    if fast is not None:
-        return _drop_blank_rows(
-            Table(fast, np.arange(len(fast), dtype=np.int64) + header_line + 1, header_line, source)
-        )
-    try:
-        frame = pd.read_csv(
-            io.StringIO(body),
-            sep=sep,
-            dtype=str,
-            keep_default_na=False,
-            na_filter=False,
-            skip_blank_lines=False,
-            engine="c",
-            quotechar='"',
-        )
-    except pd.errors.ParserError as error:
-        found = re.search(r"Expected (\d+) fields in line (\d+), saw (\d+)", str(error))
-        if found:
-            expected, line, saw = map(int, found.groups())
-            raise ImportRefused(
-                source, [problem(line + header_line - 1, "field_count", expected=expected, found=saw)]
-            ) from None
-        raise ImportRefused(source, [problem(header_line, "unreadable_csv", reason=str(error).strip())]) from None
-    except pd.errors.EmptyDataError:
-        raise ImportRefused(source, [problem(1, "empty")]) from None
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.fillna("")
-    lines = np.arange(len(frame), dtype=np.int64) + header_line + 1
-    # A quoted field may hold line breaks: shift the line of every following row.
-    if '"' in body:
-        breaks = sum(frame[c].str.count("\n").to_numpy() for c in frame.columns)
-        if breaks.any():
-            lines = lines + np.concatenate([[0], np.cumsum(breaks)[:-1]]).astype(np.int64)
-    return _drop_blank_rows(Table(frame, lines, header_line, source))
-
-
-def read_excel_table(data: bytes, source: str, sheet: str | None = None) -> Table:
-    """An Excel workbook's sheet (the first by default) as a table of strings, with sheet row numbers."""
-    if data.startswith(b"\xd0\xcf\x11\xe0"):
-        raise ImportRefused(source, [problem(1, "old_excel")])
-    try:
-        book = pd.ExcelFile(io.BytesIO(data), engine="openpyxl")
-    except (zipfile.BadZipFile, ValueError, KeyError, OSError) as error:
-        raise ImportRefused(source, [problem(1, "unreadable_excel", reason=str(error))]) from None
-    with book:
-        names = [str(n) for n in book.sheet_names]
-        if sheet is not None and sheet not in names:
-            raise ImportRefused(source, [problem(1, "no_sheet", sheet=sheet, sheets=", ".join(names))])
-        frame = pd.read_excel(
-            book, sheet_name=sheet if sheet is not None else 0, dtype=str, keep_default_na=False, na_filter=False
-        )
-    if frame.empty and not len(frame.columns):
-        raise ImportRefused(source, [problem(1, "empty")])
-    frame.columns = [str(c).strip() for c in frame.columns]
-    frame = frame.fillna("").astype(str)
-    lines = np.arange(len(frame), dtype=np.int64) + 2
-    return _drop_blank_rows(Table(frame, lines, 1, source))
-
-
-def _drop_blank_rows(table: Table) -> Table:
-    frame = table.frame
-    if len(frame.columns):
-        blank = np.logical_and.reduce([frame[c].str.strip().eq("").to_numpy() for c in frame.columns])
-        if blank.any():
-            table = Table(frame[~blank].reset_index(drop=True), table.lines[~blank], table.header_line, table.source)
-    if table.frame.empty:
-        raise ImportRefused(table.source, [problem(table.header_line + 1, "no_rows")])
-    return table
-
-
-def is_excel(data: bytes, filename: str = "") -> bool:
-    return data.startswith((b"PK\x03\x04", b"\xd0\xcf\x11\xe0")) or filename.lower().endswith(
-        (".xlsx", ".xlsm", ".xls")
-    )
-
-
 def read_table(data: bytes, source: str, mapping: ColumnMapping | None = None, sheet: str | None = None) -> Table:
-    """A call log's bytes (CSV or Excel, told apart by content) as a table of strings."""
-    if not data.strip():
-        raise ImportRefused(source, [problem(1, "empty")])
-    if is_excel(data, source):
-        return read_excel_table(data, source, sheet or (mapping.sheet if mapping else None))
-    return read_csv_table(data, source, mapping)
+    """A call log's bytes (CSV or Excel) as a table of strings, read as the mapping says."""
+    mapping = mapping or ColumnMapping(columns={})
+    return read_log(data, source, encoding=mapping.encoding, sep=mapping.sep, sheet=sheet or mapping.sheet)
 
 
 # -- validating rows -----------------------------------------------------------------------------
@@ -637,7 +440,7 @@ def _iso_local(naive: pd.Series, zone: str) -> list[str]:
 def _documents(values: dict[str, Any], n: int, keep: np.ndarray | None = None) -> list[dict[str, Any]]:
     """JSON-ready documents of the checked rows (optionally only those in `keep`)."""
     columns = [values.get(name) or [None] * n for name in FIELDS]
-    rows = zip(*columns, strict=True)
+    rows: Iterable[tuple[Any, ...]] = zip(*columns, strict=True)
     if keep is not None:
         rows = (row for row, kept in zip(rows, keep.tolist(), strict=True) if kept)
     return [dict(zip(FIELDS, row, strict=True)) for row in rows]
