@@ -155,7 +155,13 @@ def _record(
 ) -> DrawOutcome:
     excluded = resolved["excluded_evaluated"] + resolved["excluded_drawn"] + resolved["replaced"]
     selection = draw_sample(
-        plan, frame, seed, employees=resolved["employees"], excluded=excluded, held=resolved["held"]
+        plan,
+        frame,
+        seed,
+        employees=resolved["employees"],
+        excluded=excluded,
+        held=resolved["held"],
+        allocation_seed=resolved.get("allocation_seed"),
     )
     items = [(i, selection.employees_of[i]) for i in selection.selected]
     chosen, nobody = assign_evaluators(items, resolved["evaluators"], seed, links=plan.links, loads=resolved["loads"])
@@ -264,6 +270,7 @@ def topup(
         "held": held,
         "replaced": replaced,
         "loads": dict(sorted(loads.items())),
+        "allocation_seed": root.seed,
     }
     seed = secrets.randbits(63) if seed is None else seed
     # Recorded even when nothing was missing: the top-up then documents that the draw was complete.
@@ -313,6 +320,7 @@ def verify_draw(store: Any, draw_id: str) -> Verification:
         employees=resolved["employees"],
         excluded=excluded,
         held=resolved["held"],
+        allocation_seed=resolved.get("allocation_seed"),
     )
     out = Verification(draw.id, True, draw.frame_hash, selection.frame_hash, len(draw.selected))
     if selection.frame_hash != draw.frame_hash:

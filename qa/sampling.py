@@ -360,12 +360,14 @@ def draw_sample(
     employees: Sequence[str],
     excluded: Iterable[str] = (),
     held: Iterable[str] = (),
+    allocation_seed: int | None = None,
 ) -> Selection:
     """The sample of `plan` from `frame` with `seed`: the same inputs always give the same ids.
 
     `frame` has the columns of `frame_of`. `employees` get the quota; `excluded` ids are never
     drawn (already evaluated or drawn); `held` ids were drawn before (a top-up): they count
-    towards their employee's quota and strata and are not drawn again.
+    towards their employee's quota and strata and are not drawn again; `allocation_seed` (a top-up:
+    the first draw's seed) rounds the strata shares.
     """
     employees = sorted(set(employees))
     cols = Columns.of(frame)
@@ -396,7 +398,9 @@ def draw_sample(
     capacity = np.bincount(group[:n_rows][group[:n_rows] >= 0], minlength=size).reshape(n_emp, n_cells)
     held_count = np.bincount(group[n_rows:][group[n_rows:] >= 0], minlength=size).reshape(n_emp, n_cells)
 
-    tie_rng, pick_rng, _ = generators(seed)
+    _, pick_rng, _ = generators(seed)
+    # A top-up rounds the strata shares as its first draw did (same seed), so it wants the same.
+    tie_rng, _, _ = generators(seed if allocation_seed is None else allocation_seed)
     start = tie_rng.random(n_emp)
     quota = np.full(n_emp, plan.quota, dtype=np.int64)
     available = capacity + held_count

@@ -357,6 +357,25 @@ def test_topup_replaces_an_unusable_recording_and_serves_a_new_employee(store):
         topup(store, outcome.draw.id, replace=[gone], clock=clock)
 
 
+def test_a_topup_of_a_complete_draw_draws_nothing_and_says_so(store):
+    plan = SamplingPlan(
+        period="2026-12",
+        quota=5,
+        strata=("channel", "week", "time_of_day"),
+        allocation={"week": "equal", "time_of_day": "equal"},
+    )
+    clock = Clock()
+    first = run_draw(store, plan, seed=1, clock=clock)
+    extra = topup(store, first.draw.id, seed=2, clock=clock)
+    assert extra.draw.selected == []
+
+    def short(draw):
+        return {e: (v["drawn"], v["strata"]) for e, v in draw.shortfalls["employees"].items()}
+
+    assert short(extra.draw) == short(first.draw)  # the same strata wanted as the first draw
+    assert extra.draw.plan["topup_of"] == first.draw.id and verify_draw(store, extra.draw.id).matches
+
+
 def test_progress_counts_evaluations(store):
     outcome = run_draw(store, DECEMBER, seed=8, clock=Clock())
     done = store.assignments(draw_id=outcome.draw.id)[0]
