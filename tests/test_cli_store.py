@@ -10,12 +10,17 @@ from pathlib import Path
 
 import pytest
 
-from qa.cli import main
+from qa.cli import build_parser, main
 from qa.store import Store
 
 from .conftest import ROOT
 
 TODAY = "2025-06-15"
+
+# Import every CLI module now, outside any capsys capture: a module that binds sys.stderr at import
+# (qa.cli_site's ProgressBar default argument) would otherwise keep a captured stream that pytest
+# closes after the first test, and fail later tests elsewhere.
+build_parser()
 
 
 def run(capsys, *argv: str, stdin: str | None = None, monkeypatch=None) -> tuple[int, str, str]:
