@@ -42,5 +42,9 @@ lint: $(STAMP)
 bench: $(STAMP)
 	@for f in bench/*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
+# Regenerate the site's golden copy (tests/golden/site/) after a deliberate change to the pages.
+golden: $(STAMP)
+	$(BIN)/python -m tests.test_site_golden
+
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .hypothesis

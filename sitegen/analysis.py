@@ -188,13 +188,14 @@ def strengths_and_focus(stats: Iterable[CriterionStat]) -> tuple[list[CriterionS
 
 
 def lagging_behaviour(behaviours: Mapping[str, Interval]) -> Lag | None:
-    """The behaviour clearly behind the others (gap >= LAG_POINTS and beyond its own interval)."""
-    defined = {b: i for b, i in behaviours.items() if i.defined and i.mean is not None}
+    """The behaviour clearly behind the others: at least LAG_POINTS below the mean of the other
+    behaviours' means, and its whole interval below that mean (so it is not visit noise)."""
+    means = {b: i.mean for b, i in behaviours.items() if i.defined and i.mean is not None}
     worst: Lag | None = None
-    for behaviour, interval in defined.items():
-        others = [i.mean for b, i in defined.items() if b != behaviour and i.mean is not None]
-        if not others or interval.mean is None or interval.high is None:
-            continue
+    for behaviour, interval in behaviours.items():
+        others = [m for b, m in means.items() if b != behaviour]
+        if not others or not interval.stdev or interval.mean is None or interval.high is None:
+            continue  # no spread, no interval: nothing to tell from noise
         reference = sum(others) / len(others)
         gap = reference - interval.mean
         if gap >= LAG_POINTS and interval.high < reference and (worst is None or gap > worst.gap):

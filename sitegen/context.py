@@ -105,12 +105,14 @@ def behaviours_context(analysis: EmployeeAnalysis, lang: str) -> dict[str, Any]:
             {
                 "label": name,
                 "mean": wording.mean_or_not_enough(interval, lang),
-                "interval": wording.interval_range(interval, lang) if interval.defined else wording.t_none(lang),
+                "interval": wording.interval_range(interval, lang)
+                if wording.usable(interval)
+                else wording.t_none(lang),
                 "n": interval.n,
             }
         )
         names.append(name)
-        shown = interval.defined
+        shown = wording.usable(interval)
         means.append(interval.mean if shown else None)
         lows.append(interval.low if shown else None)
         highs.append(interval.high if shown else None)
@@ -128,14 +130,16 @@ def trend_context(analysis: EmployeeAnalysis, lang: str) -> dict[str, Any]:
             {
                 "label": label,
                 "mean": wording.mean_or_not_enough(interval, lang),
-                "interval": wording.interval_range(interval, lang) if interval.defined else wording.t_none(lang),
+                "interval": wording.interval_range(interval, lang)
+                if wording.usable(interval)
+                else wording.t_none(lang),
                 "n": interval.n,
             }
         )
         labels.append(label)
-        means.append(interval.mean if interval.defined else None)
-        lows.append(interval.low if interval.defined else None)
-        highs.append(interval.high if interval.defined else None)
+        means.append(interval.mean if wording.usable(interval) else None)
+        lows.append(interval.low if wording.usable(interval) else None)
+        highs.append(interval.high if wording.usable(interval) else None)
     figure = None
     if sum(m is not None for m in means) >= 2:
         figure = charts.embed(charts.trend_line(labels, means, lows, highs, t("site.column.mean", lang)))

@@ -77,10 +77,10 @@ def behaviour_grid(groups: Mapping[str, Sequence[Member]], lang: str) -> dict[st
     for name in sorted(groups):
         intervals = [group_interval(m.behaviour_mean(b) for m in groups[name]) for b in BEHAVIOURS]
         names.append(name)
-        matrix.append([i.mean if i.defined else None for i in intervals])
+        matrix.append([i.mean if wording.usable(i) else None for i in intervals])
         cells = [
             f"{wording.mean_or_not_enough(i, lang)} ({wording.interval_range(i, lang)})"
-            if i.defined
+            if wording.usable(i)
             else wording.mean_or_not_enough(i, lang)
             for i in intervals
         ]
@@ -124,7 +124,9 @@ def index_page(
                 "employees": len(teams[name]),
                 "n": sum(m.analysis.n for m in teams[name]),
                 "mean": wording.mean_or_not_enough(interval, lang),
-                "interval": wording.interval_range(interval, lang) if interval.defined else wording.t_none(lang),
+                "interval": wording.interval_range(interval, lang)
+                if wording.usable(interval)
+                else wording.t_none(lang),
                 "completion": completion_text(done, planned, lang),
             }
         )

@@ -38,16 +38,25 @@ def period(code: str, lang: str) -> str:
     return t("site.period", lang, quarter=quarter, year=year)
 
 
+def usable(interval: Interval) -> bool:
+    """Whether an interval says something: defined (n >= 2) and with some spread.
+
+    Identical scores give a zero-width t interval that proves nothing (see `qa.stats.verdict`):
+    three visits scored 100 are not a certain 100.
+    """
+    return interval.defined and bool(interval.stdev) and interval.mean is not None
+
+
 def interval_range(interval: Interval, lang: str) -> str:
     """'66.1 to 78.7' for a defined interval, else the 'not enough' words."""
-    if not interval.defined or interval.low is None or interval.high is None:
+    if not usable(interval) or interval.low is None or interval.high is None:
         return t("site.not_enough_short", lang)
     return t("site.interval_short", lang, low=number(interval.low, lang), high=number(interval.high, lang))
 
 
 def mean_or_not_enough(interval: Interval, lang: str) -> str:
     """The mean when its interval is defined (n >= 2), else the 'not enough' words: never a bare score."""
-    if not interval.defined or interval.mean is None:
+    if not usable(interval) or interval.mean is None:
         return t("site.not_enough_short", lang)
     return number(interval.mean, lang)
 

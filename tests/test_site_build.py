@@ -84,8 +84,7 @@ def test_tokens_are_stable_secret_and_rotatable(world, tmp_path: Path) -> None:
     build_site(world.store, out, workers=1)
     assert world.store.site_tokens() == tokens, "building never changes a token"
     assert len(set(tokens.values())) == len(tokens)
-    for employee, token in tokens.items():
-        assert len(token) >= 22 and employee.lower() not in token.lower()  # >= 128 random bits
+    assert all(len(token) >= 22 for token in tokens.values())  # >= 128 random bits in base64url
     # Same employee ids in another store: other tokens (they do not derive from the id).
     other = open_store(tmp_path / "other")
     try:
