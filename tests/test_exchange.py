@@ -10,10 +10,13 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qa.demo import demo_records
-from qa.exchange import ImportFailed, export_evaluations, import_evaluations, neutralise, restore_text
+from qa.exchange import ImportFailed, export_evaluations, import_evaluations, neutralise, restore_text, to_csv
 from qa.store import Store
+from qa.tabular import read_table
 
 # Texts a spreadsheet would run as formulas, each planted in one evaluation's debrief.
 DANGEROUS = {
@@ -204,3 +207,18 @@ def test_unknown_columns_are_refused_on_line_1(fresh: Store, tmp_path: Path) -> 
     path.write_text("id,scorecard_id,evaluator,employee_id,channel,started_at,score_total\n", encoding="utf-8")
     with pytest.raises(ImportFailed, match=r"x.csv:1: unknown columns: score_total"):
         import_evaluations(fresh, path)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    text=st.text(alphabet=st.characters(blacklist_characters="\x00", blacklist_categories=("Cs",)), max_size=40),
+    excel_fr=st.booleans(),
+)
+def test_any_text_survives_the_csv_and_is_never_a_formula(tmp_path_factory, text: str, excel_fr: bool) -> None:
+    cell = neutralise(text)
+    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+    path = tmp_path_factory.mktemp("cell") / "one.csv"
+    path.write_bytes(to_csv(["id", "text"], [["ev-1", text]], excel_fr=excel_fr))
+    table = read_table(path)
+    assert table.rows[0][0] == 2
+    assert restore_text(table.rows[0][1][1]) == text
