@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from qa.auth import Actor, require
 from qa.errors import NotFound, QAError
 from qa.i18n import t
 from qa.models import Assignment, Draw
@@ -189,6 +190,13 @@ def _record(
     return DrawOutcome(draw, assignments, selection)
 
 
+def _author(actor: Actor | None, by: str) -> str:
+    if actor is None:
+        return by
+    require(actor, "sample")
+    return actor.name
+
+
 def run_draw(
     store: Any,
     plan: SamplingPlan,
@@ -197,12 +205,16 @@ def run_draw(
     by: str = "qa",
     clock: Clock = utcnow,
     allow_repeat: bool = False,
+    actor: Actor | None = None,
 ) -> DrawOutcome:
     """Draw the plan's sample from the stored interactions, assign it, record both; returns them.
 
     Without a seed, a random one is taken (and recorded). A second full draw of a period is
-    refused unless `allow_repeat` (a top-up is what fills a draw's gaps).
+    refused unless `allow_repeat` (a top-up is what fills a draw's gaps). The app passes the
+    signed-in `actor` (who needs the "sample" permission and is recorded as the author); the
+    command line, run by whoever holds the data folder, passes `by`.
     """
+    by = _author(actor, by)
     earlier = [d for d in store.list_draws() if d.plan.get("period") == plan.period and not d.plan.get("topup_of")]
     if earlier and not allow_repeat:
         raise SamplingError("already_drawn", period=plan.period, draw=earlier[-1].id)
@@ -235,9 +247,11 @@ def topup(
     seed: int | None = None,
     by: str = "qa",
     clock: Clock = utcnow,
+    actor: Actor | None = None,
 ) -> DrawOutcome:
     """Fill only what a draw is missing: replaced interactions (an unusable recording), employees
     added since, interactions imported since. Replaced interactions' assignments are cancelled."""
+    by = _author(actor, by)
     family = _family(store, draw_id)
     root = family[0]
     plan = plan_of(root)
@@ -391,8 +405,10 @@ class Progress:
         return asdict(self)
 
 
-def draw_progress(store: Any, draw_id: str) -> Progress:
+def draw_progress(store: Any, draw_id: str, *, actor: Actor | None = None) -> Progress:
     """Drawn, assigned and evaluated counts of a draw and its top-ups (for the page and `show`)."""
+    if actor is not None:
+        require(actor, "sample")
     family = _family(store, find_draw(store, draw_id).id)
     root, latest = family[0], family[-1]
     plan = plan_of(root)

@@ -28,6 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from qa.auth import Actor, require
 from qa.call_logs import ImportRefused, RowProblem, Table, problem, sheet_names
 from qa.call_logs import read_table as read_log
 from qa.errors import QAError
@@ -521,12 +522,16 @@ def import_interactions(
     *,
     sheet: str | None = None,
     skip_unknown_employees: bool = False,
+    actor: Actor | None = None,
 ) -> ImportReport:
     """Parse a call log and add its interactions to the store, all or nothing (idempotent on the id).
 
     Rows of employees missing from the roster refuse the file (one problem per row), unless
     `skip_unknown_employees`: then they are left out and listed in the report. Nobody is invented.
+    The app passes the signed-in `actor`, who needs the "sample" permission.
     """
+    if actor is not None:
+        require(actor, "sample")
     table = read_table(data, source, mapping, sheet)
     checked = check_rows(table, mapping)
     employees = checked.values["employee_id"]

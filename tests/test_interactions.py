@@ -11,12 +11,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from qa.errors import QAError
+from qa.auth import Actor
+from qa.errors import PermissionDenied, QAError
 from qa.interactions import (
     ColumnMapping,
     ImportRefused,
     guess_mapping,
     import_file,
+    import_interactions,
     list_mappings,
     load_mapping,
     parse_interactions,
@@ -341,6 +343,15 @@ def test_unknown_employees_can_be_skipped_and_are_listed(store, tmp_path):
     assert (report.added, report.skipped_rows, report.unknown_employees) == (4, 2, {"E9": [6, 7]})
     assert "c5" not in stored(store)
     assert [e.id for e in store.list_employees()] == ["E1", "E2", "E3"]
+
+
+def test_only_those_allowed_to_sample_may_import(store, tmp_path):
+    path = write(tmp_path, [HEADER, *ROWS])
+    with pytest.raises(PermissionDenied):
+        import_interactions(store, path.read_bytes(), "log.csv", MAPPING, actor=Actor("mystery1", "shopper"))
+    assert stored(store) == {}
+    report = import_interactions(store, path.read_bytes(), "log.csv", MAPPING, actor=Actor("lead", "qa_lead"))
+    assert report.added == 4
 
 
 def test_mappings_are_saved_atomically_and_reused(tmp_path):

@@ -15,8 +15,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.stats import chisquare
 
+from qa.auth import Actor
 from qa.draws import SamplingError, describe_shortfalls, draw_progress, run_draw, topup, verify_draw
-from qa.errors import QAError
+from qa.errors import PermissionDenied, QAError
 from qa.models import Employee, Evaluation, Interaction, User
 from qa.sampling import SamplingPlan, assign_evaluators, draw_sample, frame_of
 from qa.store import Store
@@ -420,6 +421,18 @@ def test_frame_of_keeps_instants_exactly():
     frame = frame_of([Interaction(id="x", employee_id="E1", channel="chat", started_at=moment)])
     assert pd.Timestamp(frame["start"][0], tz="UTC") == pd.Timestamp(moment)
     assert np.isnan(frame["duration"][0])
+
+
+def test_only_those_allowed_to_sample_may_draw(store):
+    shopper = Actor("mystery1", "shopper")
+    with pytest.raises(PermissionDenied):
+        run_draw(store, DECEMBER, seed=1, clock=Clock(), actor=shopper)
+    outcome = run_draw(store, DECEMBER, seed=1, clock=Clock(), actor=Actor("lead2", "qa_lead"))
+    assert store.get_draw(outcome.draw.id).created_by == "lead2"
+    with pytest.raises(PermissionDenied):
+        draw_progress(store, outcome.draw.id, actor=shopper)
+    with pytest.raises(PermissionDenied):
+        topup(store, outcome.draw.id, clock=Clock(), actor=shopper)
 
 
 def test_a_plan_is_validated():
