@@ -49,6 +49,15 @@ class SamplingError(QAError):
         return t(f"sampling.draw.{self.code}", lang, **self.values)
 
 
+def level_label(dimension: str, level: str, lang: str = "en") -> str:
+    """A stratum level as people read it: "Téléphone", "matin"; weeks stay ISO weeks (2026-W49)."""
+    if dimension == "channel":
+        return t(f"channel.{level}", lang)
+    if dimension == "time_of_day":
+        return t(f"sampling.time_of_day.{level}", lang)
+    return level
+
+
 def describe_shortfalls(shortfalls: dict[str, Any], lang: str = "en") -> list[str]:
     """One line per employee who fell short, then one per short stratum, then unassigned ones."""
     lines: list[str] = []
@@ -64,7 +73,13 @@ def describe_shortfalls(shortfalls: dict[str, Any], lang: str = "en") -> list[st
             )
         )
         for item in info["strata"]:
-            where = ", ".join(f"{k}={v}" for k, v in item["stratum"].items()) or "-"
+            where = (
+                ", ".join(
+                    f"{t(f'sampling.dimension.{k}', lang)}={level_label(k, v, lang)}"
+                    for k, v in item["stratum"].items()
+                )
+                or "-"
+            )
             lines.append(
                 "  "
                 + t("sampling.short.stratum", lang, where=where, wanted=item["wanted"], available=item["available"])

@@ -411,7 +411,7 @@ def test_messages_are_in_french_too(store):
     }
     assert describe_shortfalls({"employees": short}, "fr") == [
         "E4 : 1 tirée(s) sur 4 (1 disponible(s))",
-        "  strate week=2026-W53 : 1 voulue(s), 0 disponible(s)",
+        "  strate semaine=2026-W53 : 1 voulue(s), 0 disponible(s)",
     ]
     assert describe_shortfalls({}, "fr") == ["tous les quotas et toutes les strates sont respectés"]
 
