@@ -24,7 +24,7 @@ from qa.interactions import (
     read_table,
     save_mapping,
 )
-from qa.sampling import STRATA, SamplingPlan
+from qa.sampling import STRATA, SamplingPlan, plan_from
 from qa.store import Store
 
 USER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")
@@ -238,16 +238,7 @@ def _plan(args: argparse.Namespace) -> SamplingPlan:
         "fill_from_other_strata": not args.no_fill,
         "timezone": args.timezone,
     }
-    try:
-        return SamplingPlan.model_validate(values)
-    except ValueError as error:  # pydantic's ValidationError is a ValueError
-        errors = getattr(error, "errors", None)
-        details = (
-            "; ".join(f"{'.'.join(map(str, e['loc'])) or 'plan'}: {e['msg']}" for e in errors(include_url=False))
-            if errors
-            else str(error)
-        )
-        raise QAError(f"invalid sampling plan: {details}") from None
+    return plan_from(values)
 
 
 def _print_shortfalls(shortfalls: dict[str, Any]) -> None:

@@ -30,8 +30,9 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from qa.errors import QAError
 from qa.models import Channel, Interaction
 
 STRATA = ("channel", "week", "time_of_day")
@@ -104,6 +105,18 @@ class SamplingPlan(BaseModel):
     def days(self) -> list[date]:
         start, end = self.bounds()
         return [start.date() + timedelta(days=i) for i in range((end.date() - start.date()).days)]
+
+
+def plan_from(values: Mapping[str, Any]) -> SamplingPlan:
+    """A plan from a form or the command line; a wrong value is a QAError naming the field."""
+    try:
+        return SamplingPlan.model_validate(dict(values))
+    except ValidationError as error:
+        details = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'plan'}: {e['msg'].removeprefix('Value error, ')}"
+            for e in error.errors(include_url=False)
+        )
+        raise QAError(f"invalid sampling plan: {details}") from None
 
 
 def _ns(moment: datetime) -> int:

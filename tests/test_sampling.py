@@ -19,7 +19,7 @@ from qa.auth import Actor
 from qa.draws import SamplingError, describe_shortfalls, draw_progress, run_draw, topup, verify_draw
 from qa.errors import PermissionDenied, QAError
 from qa.models import Employee, Evaluation, Interaction, User
-from qa.sampling import SamplingPlan, assign_evaluators, draw_sample, frame_of
+from qa.sampling import SamplingPlan, assign_evaluators, draw_sample, frame_of, plan_from
 from qa.store import Store
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -433,6 +433,12 @@ def test_only_those_allowed_to_sample_may_draw(store):
         draw_progress(store, outcome.draw.id, actor=shopper)
     with pytest.raises(PermissionDenied):
         topup(store, outcome.draw.id, clock=Clock(), actor=shopper)
+
+
+def test_a_plan_from_a_form_names_each_wrong_field():
+    with pytest.raises(QAError, match=r"period: '2026-13' is not a month written as YYYY-MM; quota: Input should be"):
+        plan_from({"period": "2026-13", "quota": 0})
+    assert plan_from({"period": "2026-12", "quota": "4", "strata": ["week"]}).quota == 4
 
 
 def test_a_plan_is_validated():
