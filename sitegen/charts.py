@@ -91,12 +91,22 @@ def trend_line(
     }
 
 
-def histogram(bins: Sequence[str], counts: Sequence[int], axis_title: str, count_title: str) -> dict[str, Any]:
-    """Pre-binned counts as bars (the binning is done in Python, next to its table)."""
+def histogram(
+    lows: Sequence[int], width: int, counts: Sequence[int], axis_title: str, count_title: str
+) -> dict[str, Any]:
+    """Pre-binned counts as bars on a 0..100 axis (the binning is done in Python, next to its table)."""
     return {
-        "data": [{"type": "bar", "x": list(bins), "y": list(counts), "marker": {"color": BAR_COLOUR}}],
+        "data": [
+            {
+                "type": "bar",
+                "x": [low + width / 2 for low in lows],
+                "width": [width] * len(lows),
+                "y": list(counts),
+                "marker": {"color": BAR_COLOUR, "line": {"color": "#ffffff", "width": 1}},
+            }
+        ],
         "layout": {
-            "xaxis": {"type": "category", "title": {"text": axis_title}},
+            "xaxis": {"range": [0, 100], "dtick": width * 2, "title": {"text": axis_title}},
             "yaxis": {"title": {"text": count_title}, "rangemode": "tozero"},
             "height": 300,
         },
@@ -122,7 +132,7 @@ def heatmap(rows: Sequence[str], columns: Sequence[str], values: Sequence[Sequen
         ],
         "layout": {
             "yaxis": {"autorange": "reversed", "automargin": True, "type": "category"},
-            "xaxis": {"side": "top", "type": "category"},
+            "xaxis": {"type": "category", "automargin": True},
             "height": 120 + 36 * len(rows),
         },
     }

@@ -149,9 +149,9 @@ def _distribution(members: Sequence[Member], lang: str) -> dict[str, Any]:
     rows = [{"label": b, "cells": [c]} for b, c in zip(bins, counts, strict=True)]
     figure = None
     if sum(counts):
-        figure = charts.embed(
-            charts.histogram(bins, counts, t("site.column.score", lang), t("site.column.count", lang))
-        )
+        lows = list(range(0, 100, BIN_WIDTH))
+        titles = (t("site.column.score", lang), t("site.column.count", lang))
+        figure = charts.embed(charts.histogram(lows, BIN_WIDTH, counts, *titles))
     return {"chart": figure, "columns": [t("site.column.count", lang)], "rows": rows}
 
 
