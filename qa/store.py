@@ -3,6 +3,8 @@
     store = Store.open("data")          # one instance per folder per process; close() when done
 
 It is the only way into the data (TinyDB is used by qa/storage.py and qa/partitions.py under it).
+The class is built in layers: qa/store_core.py (opening, locks, caches, migration, backups) ->
+qa/store_evaluations.py (evaluations and their audit log) -> Store here (the other tables).
 Every record is validated (qa/models.py) before it is written; every write is durable once the
 method returns; threads and processes may use the same folder at once (see qa/store_core.py).
 
@@ -28,55 +30,37 @@ from __future__ import annotations
 import hashlib
 import secrets
 import zlib
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 import orjson
 
 from qa.errors import InvalidRecord, NotFound, StoreError
 from qa.models import (
-    STATUS_TRANSITIONS,
     Assignment,
-    AuditEntry,
     Draft,
     Draw,
     Employee,
-    Evaluation,
     Interaction,
-    Record,
     ScorecardVersion,
     SiteToken,
     User,
     dump_many,
-    new_id,
     validated,
     validated_many,
 )
 from qa.partitions import (
-    MONTH,
-    Kind,
     Partition,
     bucket,
     insert_documents,
     months_between,
     paused_gc,
     put_documents,
-    summary_of,
 )
-from qa.store_core import StoreCore
-
-EMPLOYEES = Kind({"employees": Employee})
-USERS = Kind({"users": User})
-SITE_TOKENS = Kind({"site_tokens": SiteToken})
-SCORECARDS = Kind({"scorecard_versions": ScorecardVersion})
-DRAWS = Kind({"draws": Draw, "assignments": Assignment}, summary_of("draws"))
-DRAFTS = Kind({"drafts": Draft})
-EVALUATIONS = Kind({"evaluations": Evaluation, "audit": AuditEntry}, summary_of("evaluations", "status"))
-INTERACTIONS = Kind({"interactions": Interaction}, summary_of("interactions"))
-
-R = TypeVar("R", bound=Record)
+from qa.store_core import DRAFTS, DRAWS, EMPLOYEES, INTERACTIONS, SCORECARDS, SITE_TOKENS, USERS, by_time
+from qa.store_evaluations import EvaluationStore
 
 
 @dataclass(frozen=True)
@@ -86,18 +70,9 @@ class UpsertCounts:
     unchanged: int
 
 
-def _by_time(records: list[R]) -> list[R]:
-    # Timestamps, not datetimes: comparing datetimes of different offsets calls utcoffset()
-    # at every comparison, which made sorting a month of evaluations 20x slower.
-    records.sort(key=lambda r: (getattr(r, "started_at").timestamp(), r.record_key()))  # noqa: B009
-    return records
-
-
-class Store(StoreCore):
-    """Employees, users, interactions, draws, evaluations, drafts, scorecard versions, tokens."""
-
-    def _small_kinds(self) -> dict[str, Kind]:
-        return {"employees": EMPLOYEES, "users": USERS, "site_tokens": SITE_TOKENS, "scorecards": SCORECARDS}
+class Store(EvaluationStore):
+    """Employees, users, interactions, draws, drafts, scorecard versions, tokens; and, from
+    EvaluationStore, evaluations and their audit log."""
 
     # -- employees ------------------------------------------------------------------------------
 
@@ -224,7 +199,7 @@ class Store(StoreCore):
                         if low <= r.started_at.timestamp() < high and (wanted is None or r.employee_id in wanted):
                             out.append(r)
                     self._parts.evict(every=8)
-        return _by_time(out)
+        return by_time(out)
 
     # -- draws and assignments ------------------------------------------------------------------
 
@@ -322,255 +297,6 @@ class Store(StoreCore):
             if (draw_id is None or a.draw_id == draw_id) and (evaluator is None or a.evaluator == evaluator)
         ]
         return sorted(out, key=lambda a: (a.draw_id, a.interaction_id))
-
-    # -- evaluations ----------------------------------------------------------------------------
-
-    def _evaluation_name(self, month: str, employee_id: str) -> str:
-        return f"evaluations/{month}/e{bucket(employee_id, self.layout['evaluation_buckets']):02d}"
-
-    def _evaluation_names(self) -> list[str]:
-        return [
-            name for month in self._parts.months("evaluations") for name in self._parts.names(f"evaluations/{month}")
-        ]
-
-    def _find_evaluation(self, evaluation_id: str, *, scan: bool = True) -> tuple[Partition, Evaluation] | None:
-        """Where an evaluation is: the remembered file first, else every file's header."""
-        name = self._where.get(evaluation_id)
-        names = [name] if name else []
-        if scan:
-            names += self._evaluation_names()
-        for name in names:
-            part = self._part(name, EVALUATIONS)
-            ids = part.ids("evaluations")
-            seen = (id(ids), len(ids))  # not the mapping itself: that would pin evicted files
-            if self._learnt.get(name) != seen:  # a header not seen yet: remember all its ids
-                self._where.update(dict.fromkeys(ids, name))
-                self._learnt[name] = seen
-            if evaluation_id in ids:
-                record = part.record("evaluations", evaluation_id)
-                if record is not None:
-                    self._where[evaluation_id] = name
-                    return part, cast(Evaluation, record)
-        return None
-
-    def _check_references(self, records: Iterable[Evaluation]) -> None:
-        employees = self._part("employees", EMPLOYEES).records("employees")
-        cards = self._part("scorecards", SCORECARDS).records("scorecard_versions")
-        for r in records:
-            if r.employee_id not in employees:
-                raise InvalidRecord(f"evaluation {r.id!r}", {"employee_id": f"no employee {r.employee_id!r}"})
-            if f"{r.scorecard_id}@{r.scorecard_version}" not in cards:
-                raise InvalidRecord(
-                    f"evaluation {r.id!r}",
-                    {
-                        "scorecard_version": (
-                            f"scorecard {r.scorecard_id!r} version {r.scorecard_version!r} is not stored "
-                            "(remember_scorecard first)"
-                        )
-                    },
-                )
-
-    def submit_evaluation(self, evaluation: Evaluation | Mapping[str, Any], *, by: str | None = None) -> Evaluation:
-        """Store a new evaluation as submitted, with its audit entry, in one durable write.
-
-        Its id is the idempotency key: if it is already stored, the stored one is returned and
-        nothing is written (a retried submit never creates a second evaluation).
-        """
-        record = validated(Evaluation, evaluation)
-        if record.status not in ("draft", "submitted"):
-            raise InvalidRecord(
-                f"evaluation {record.id!r}",
-                {
-                    "status": (
-                        f"a new evaluation is submitted, not {record.status!r} (import_evaluations keeps statuses)"
-                    )
-                },
-            )
-        now = self._now()
-        record = record.model_copy(
-            update={"status": "submitted", "submitted_at": record.submitted_at or now, "updated_at": now}
-        )
-        entry = validated(
-            AuditEntry,
-            {
-                "id": new_id(),
-                "evaluation_id": record.id,
-                "seq": 0,
-                "at": now,
-                "by": by or record.evaluator,
-                "action": "submitted",
-            },
-        )
-        doc, entry_doc = self._doc(record), self._doc(entry)
-        with self._writing():
-            found = self._find_evaluation(record.id, scan=False)
-            if found is not None:
-                return found[1]
-            self._check_references([record])
-            part = self._part(self._evaluation_name(record.month, record.employee_id), EVALUATIONS)
-            with part.transaction() as tx:
-                stored = tx.table("evaluations").get(doc_id=record.id)  # type: ignore[call-overload]  # str ids
-                if stored is not None:
-                    return validated(Evaluation, dict(stored))  # type: ignore[arg-type]
-                insert_documents(tx.table("evaluations"), {record.id: doc})
-                insert_documents(tx.table("audit"), {entry.id: entry_doc})
-                tx.patch("evaluations", record)
-                tx.patch("audit", entry)
-            self._where[record.id] = part.name
-        return record
-
-    def import_evaluations(
-        self,
-        evaluations: Iterable[Evaluation | Mapping[str, Any]],
-        *,
-        by: str,
-        audit: Mapping[str, list[AuditEntry]] | None = None,
-    ) -> int:
-        """Store many evaluations as they are (any status), one write per file; ids already
-        stored are skipped. Each gets an "imported" audit entry unless `audit` gives its history."""
-        with paused_gc():
-            return self._import_evaluations(validated_many(Evaluation, evaluations), by, audit or {})
-
-    def _import_evaluations(self, records: list[Evaluation], by: str, audit: Mapping[str, list[AuditEntry]]) -> int:
-        now = self._now()
-        entries = {
-            r.id: list(
-                audit.get(r.id)
-                or [
-                    AuditEntry(
-                        id=new_id(),
-                        evaluation_id=r.id,
-                        seq=0,
-                        at=now,
-                        by=by,
-                        action="imported",
-                        details={"status": r.status},
-                    )
-                ]
-            )
-            for r in records
-        }
-        groups: dict[str, list[tuple[Evaluation, dict[str, Any]]]] = {}
-        for record, doc in zip(records, dump_many(Evaluation, records), strict=True):
-            groups.setdefault(self._evaluation_name(record.month, record.employee_id), []).append((record, doc))
-        added = 0
-        with self._writing(), self._parts.batch_writes():
-            self._check_references(records)
-            for name in sorted(groups):
-                part = self._part(name, EVALUATIONS)
-                present = part.ids("evaluations")
-                new = {r.id: (r, d) for r, d in groups[name] if r.id not in present and r.id not in self._where}
-                if new:
-                    log = [e for key in new for e in entries[key]]
-                    with part.transaction() as tx:
-                        tx.merge("evaluations", {key: d for key, (_, d) in new.items()})
-                        tx.merge("audit", dict(zip((e.id for e in log), dump_many(AuditEntry, log), strict=True)))
-                    self._where.update(dict.fromkeys(new, name))
-                    added += len(new)
-                self._parts.evict(every=16)
-        return added
-
-    def get_evaluation(self, evaluation_id: str) -> Evaluation:
-        with self._reading():
-            found = self._find_evaluation(evaluation_id)
-        if found is None:
-            raise NotFound(f"no evaluation {evaluation_id!r}")
-        return found[1]
-
-    def update_evaluation(
-        self,
-        evaluation_id: str,
-        changes: Mapping[str, Any],
-        *,
-        by: str,
-        action: str,
-        details: Mapping[str, Any] | None = None,
-    ) -> Evaluation:
-        """Change an evaluation and append its audit entry (who, when, action, details) in the
-        same atomic write. Status changes follow models.STATUS_TRANSITIONS."""
-        with self._writing():
-            found = self._find_evaluation(evaluation_id)
-            if found is None:
-                raise NotFound(f"no evaluation {evaluation_id!r}")
-            part, current = found
-            now = self._now()
-            record = validated(Evaluation, {**current.model_dump(), **changes, "updated_at": now})
-            what = f"evaluation {evaluation_id!r}"
-            moved = [f for f in sorted(Evaluation.IMMUTABLE) if getattr(record, f) != getattr(current, f)]
-            if moved:
-                raise InvalidRecord(what, dict.fromkeys(moved, "cannot be changed (it places the evaluation)"))
-            if record.status != current.status and record.status not in STATUS_TRANSITIONS[current.status]:
-                raise InvalidRecord(what, {"status": f"cannot go from {current.status!r} to {record.status!r}"})
-            fields = sorted(k for k in changes if getattr(current, k, None) != getattr(record, k, None))
-            seq = sum(1 for e in part.raw("audit").values() if e["evaluation_id"] == evaluation_id)
-            entry = validated(
-                AuditEntry,
-                {
-                    "id": new_id(),
-                    "evaluation_id": evaluation_id,
-                    "seq": seq,
-                    "at": now,
-                    "by": by,
-                    "action": action,
-                    "fields": fields,
-                    "details": dict(details or {}),
-                },
-            )
-            doc, entry_doc = self._doc(record), self._doc(entry)
-            with part.transaction() as tx:
-                put_documents(tx.table("evaluations"), {evaluation_id: doc})
-                insert_documents(tx.table("audit"), {entry.id: entry_doc})
-                tx.patch("evaluations", record)
-                tx.patch("audit", entry)
-        return record
-
-    def evaluations_for_employee(self, employee_id: str) -> list[Evaluation]:
-        with self._reading():
-            out = [
-                cast(Evaluation, r)
-                for month in self._parts.months("evaluations")
-                for r in self._part(self._evaluation_name(month, employee_id), EVALUATIONS).matching(
-                    "evaluations", "employee_id", employee_id
-                )
-            ]
-        return _by_time(out)
-
-    def evaluations_in_month(self, month: str) -> list[Evaluation]:
-        """Evaluations whose started_at (in its own offset) falls in `month` ("YYYY-MM")."""
-        if not MONTH.match(month):
-            raise StoreError(f"{month!r} is not a month written as YYYY-MM")
-        with self._reading():
-            out = [
-                cast(Evaluation, r)
-                for name in self._parts.names(f"evaluations/{month}")
-                for r in self._part(name, EVALUATIONS).records("evaluations").values()
-            ]
-        return _by_time(out)
-
-    def iter_evaluations(self, *, status: str | None = None) -> Iterator[Evaluation]:
-        """Every evaluation (with this status), a file at a time; no lock is held between files."""
-        with self._reading():
-            names = self._evaluation_names()
-        for name in names:
-            with self._reading():
-                part = self._part(name, EVALUATIONS)
-                if status is not None and status not in part.ids("evaluations").values():
-                    continue
-                batch = [
-                    e
-                    for e in cast(dict[str, Evaluation], part.records("evaluations")).values()
-                    if status is None or e.status == status
-                ]
-            yield from _by_time(batch)
-
-    def audit_log(self, evaluation_id: str) -> list[AuditEntry]:
-        """Every change to the evaluation, in order."""
-        with self._reading():
-            found = self._find_evaluation(evaluation_id)
-            if found is None:
-                raise NotFound(f"no evaluation {evaluation_id!r}")
-            entries = [cast(AuditEntry, e) for e in found[0].matching("audit", "evaluation_id", evaluation_id)]
-        return sorted(entries, key=lambda e: e.seq)
 
     # -- drafts ---------------------------------------------------------------------------------
 
