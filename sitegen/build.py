@@ -13,6 +13,7 @@ processes when there are many of them (fork: the loaded data is shared, not copi
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import multiprocessing
 import os
@@ -161,10 +162,16 @@ def _run_jobs(ids: list[str], workers: int, progress: Callable[[str], None]) -> 
         return results
     chunk = max(1, len(ids) // (workers * 8))
     results = []
-    with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for result in pool.imap_unordered(_employee_job, ids, chunksize=chunk):
-            results.append(result)
-            progress(result[0])
+    # Frozen objects are left alone by the collector: without this, a worker's first collection
+    # walks (and so copies, page by page) every object of the loaded data it shares with us.
+    gc.freeze()
+    try:
+        with multiprocessing.get_context("fork").Pool(workers, initializer=gc.disable) as pool:
+            for result in pool.imap_unordered(_employee_job, ids, chunksize=chunk):
+                results.append(result)
+                progress(result[0])
+    finally:
+        gc.unfreeze()
     return sorted(results, key=lambda r: r[0])
 
 

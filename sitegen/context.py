@@ -175,14 +175,14 @@ def _scenario_label(cards: CardBook, card_id: str, version: str, scenario: Any, 
 def evaluation_rows(
     evaluations: Sequence[Evaluation], facts: Sequence[Facts], cards: CardBook, lang: str
 ) -> list[tuple[str, ...]]:
-    """(date, channel, scorecard, scenario, score, band, critical failures), most recent first.
+    """(date, channel, scenario, score, band, critical failures), most recent first.
 
     Rows are tuples (unpacked in the template): a page may list a hundred evaluations.
     """
     none = t("site.none", lang)
     no_failure = t("site.employee.critical_none", lang)
     # The same few labels repeat on every row: look each combination up once.
-    labels: dict[tuple[Any, ...], tuple[str, str, str, str]] = {}
+    labels: dict[tuple[Any, ...], tuple[str, str, str]] = {}
     failures: dict[tuple[str, str, tuple[str, ...]], str] = {}
     rows = []
     for evaluation, fact in zip(reversed(evaluations), reversed(facts), strict=True):
@@ -193,11 +193,10 @@ def evaluation_rows(
         if key not in labels:
             labels[key] = (
                 channel_label(evaluation.channel, lang),
-                cards.title(card_id, version, lang),
                 _scenario_label(cards, card_id, version, key[4], lang),
                 cards.band_label(card_id, band, lang) if band else none,
             )
-        channel, title, scenario_text, band_text = labels[key]
+        channel, scenario_text, band_text = labels[key]
         critical = no_failure
         if fact.critical_failures:
             failed = (card_id, version, fact.critical_failures)
@@ -205,9 +204,7 @@ def evaluation_rows(
                 failures[failed] = "; ".join(_criterion_label(cards, card_id, version, c, lang) for c in failed[2])
             critical = failures[failed]
         score = wording.number(fact.overall, lang) if fact.overall is not None else none
-        rows.append(
-            (evaluation.started_at.date().isoformat(), channel, title, scenario_text, score, band_text, critical)
-        )
+        rows.append((evaluation.started_at.date().isoformat(), channel, scenario_text, score, band_text, critical))
     return rows
 
 

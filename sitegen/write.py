@@ -11,6 +11,7 @@ import hashlib
 import os
 import secrets
 from collections.abc import Iterable
+from functools import lru_cache
 from pathlib import Path
 
 from qa.errors import QAError
@@ -23,13 +24,18 @@ class UnsafePath(QAError):
     """A path would leave the output folder (or is not a plain relative path)."""
 
 
+@lru_cache(maxsize=64)
+def _real_root(root: str) -> str:
+    return os.path.realpath(root)
+
+
 def safe_join(root: str | Path, *parts: str) -> Path:
     """`root / parts...`, refusing anything that is absolute, climbs out, or hides a separator.
 
     Each part may itself contain "/" (e.g. "p/abc/index.html"); every piece is checked, then the
-    resolved result (symlinks followed) must still be inside the resolved root.
+    real path of the result (symlinks followed) must still be inside the real root.
     """
-    base = Path(root).resolve()
+    base = _real_root(os.fspath(root))
     pieces: list[str] = []
     for part in parts:
         if not isinstance(part, str) or "\\" in part or "\x00" in part or part.startswith("/"):
@@ -40,10 +46,10 @@ def safe_join(root: str | Path, *parts: str) -> Path:
             pieces.append(piece)
     if not pieces:
         raise UnsafePath("refused an empty output path")
-    target = base.joinpath(*pieces).resolve()
-    if target == base or not target.is_relative_to(base):
+    target = os.path.realpath(os.path.join(base, *pieces))
+    if not target.startswith(base if base.endswith(os.sep) else base + os.sep):
         raise UnsafePath(f"refused output path {'/'.join(parts)!r}: it leaves {base}")
-    return target
+    return Path(target)
 
 
 def digest(payload: bytes) -> str:

@@ -135,8 +135,8 @@ def test_evaluation_list_shows_approved_ones_with_details(built) -> None:
     assert len(rows) == len(approved)
     assert [r[0] for r in rows] == sorted((e["started_at"].date().isoformat() for e in approved), reverse=True)
     failed = world.cards["phone_call"].card.criterion("privacy_protected").label.get("fr")
-    assert any(r[6] == failed and r[4] == "0,0" for r in rows), "the critical failure and its zero score are listed"
-    assert all(r[3] == "Demande de renseignements" for r in rows)
+    assert any(r[5] == failed and r[3] == "0,0" for r in rows), "the critical failure and its zero score are listed"
+    assert all(r[1] == "Téléphone" and r[2] == "Demande de renseignements" for r in rows)
 
 
 def test_comments_are_verbatim_and_debrief_answers_are_labelled(built) -> None:

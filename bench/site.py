@@ -1,0 +1,95 @@
+"""Coaching-site figures at 1,000 employees and 100,000 evaluations (qa.demo data, two scorecards).
+
+Prints: loading from the store (cold, then warm), the full build (context + render + write of
+every page, target <= 3 s), the full build from a warm store, and the rebuild after one new
+approved evaluation from the same process (the app's Publication page; target <= 0.5 s, only the
+changed pages rewritten), plus whether two full builds are byte-identical.
+
+The data folder is made once (qa.demo, a few minutes) and kept in the temporary folder; each run
+adds one approved evaluation to it.   Usage: python bench/site.py [EMPLOYEES EVALUATIONS]
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from datetime import date, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from qa import demo
+from qa.store import Store
+from sitegen.build import build_from_data, build_site
+from sitegen.load import customer_references, load_site_data
+from sitegen.manifest import MANIFEST
+
+TODAY = date(2025, 6, 30)
+
+
+def data_folder(employees: int, evaluations: int) -> Path:
+    folder = Path(tempfile.gettempdir()) / f"qualiterrain-bench-site-v1-{employees}x{evaluations}"
+    if not (folder / "bench-ready").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        print(f"creating the bench data in {folder} (once; a few minutes)...", flush=True)
+        start = time.perf_counter()
+        data = demo.demo_records(employees, evaluations, seed=1, today=TODAY)
+        data.users = []  # argon2 hashing is measured by the auth area
+        with Store.open(folder, backup_every=None) as store:
+            demo.write_demo(store, data)
+        (folder / "bench-ready").write_text("ok\n")
+        print(f"  made in {time.perf_counter() - start:.0f} s", flush=True)
+    return folder
+
+
+def add_one_approved(store: Store) -> str:
+    """A new evaluation for the employee with the most, submitted then approved (as in the app)."""
+    latest = max(store.iter_evaluations(status="approved"), key=lambda e: (e.started_at, e.id))
+    new_id = f"bench-{time.time_ns()}"
+    record = latest.model_copy(update={"id": new_id, "status": "submitted",
+                                       "started_at": latest.started_at + timedelta(minutes=1)})  # fmt: skip
+    store.submit_evaluation(record, by="bench")
+    store.update_evaluation(new_id, {"status": "approved"}, by="bench", action="approved")
+    return latest.employee_id
+
+
+def timed(function, *args, **kwargs):
+    start, cpu = time.perf_counter(), time.process_time()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start, time.process_time() - cpu
+
+
+def main() -> None:
+    employees, evaluations = (int(a) for a in sys.argv[1:3]) if len(sys.argv) > 2 else (1000, 100_000)
+    folder = data_folder(employees, evaluations)
+    with tempfile.TemporaryDirectory() as tmp, Store.open(folder, backup_every=None, cache_mb=8192) as store:
+        out, again = Path(tmp) / "site", Path(tmp) / "again"
+        data, seconds, _ = timed(load_site_data, store)
+        count = sum(len(v) for v in data.evaluations.values())
+        print(f"load from the store, cold: {seconds:6.2f} s  ({len(data.employees)} employees, "
+              f"{count} approved evaluations)")  # fmt: skip
+        _, seconds, _ = timed(load_site_data, store)
+        print(f"load from the store, warm: {seconds:6.2f} s")
+        refs = lambda ids: customer_references(store, ids)  # noqa: E731
+        report, seconds, cpu = timed(build_from_data, data, out, full=True, references=refs)
+        print(f"full build (context, render, write): {seconds:6.2f} s  (cpu {cpu:.2f} s in this process; "
+              f"{report.pages} files, {report.written} written; target <= 3 s)")  # fmt: skip
+        report, seconds, _ = timed(build_site, store, again, full=True)
+        print(f"full build from a warm store (load + build): {seconds:6.2f} s")
+        identical = (out / MANIFEST).read_bytes() == (again / MANIFEST).read_bytes()
+        print(f"two full builds byte-identical: {'yes' if identical else 'NO'}")
+        employee = add_one_approved(store)
+        report, seconds, _ = timed(build_site, store, out)
+        print(f"rebuild after one new approved evaluation (same process, warm store): {seconds:6.2f} s  "
+              f"({report.written} files rewritten of {report.pages}: employee {employee}'s 2 pages, "
+              f"their team's 2, the overview's 2; target <= 0.5 s)")  # fmt: skip
+        report, seconds, _ = timed(build_site, store, out)
+        print(f"rebuild with nothing new: {seconds:6.2f} s  ({report.written} files rewritten)")
+    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+
+
+if __name__ == "__main__":
+    main()
