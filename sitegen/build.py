@@ -17,6 +17,7 @@ import gc
 import hashlib
 import multiprocessing
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
@@ -114,6 +115,8 @@ class _State:
 
 
 _STATE: _State | None = None
+# Two sessions of the app pressing "build" at once take turns (they would share the output folder).
+_BUILDING = threading.Lock()
 # Leads' summaries of employees by input fingerprint: a rebuild in the same process (the app's
 # Publication page) re-analyses only the employees whose evaluations changed.
 _MEMBERS: dict[str, Member] = {}
@@ -126,9 +129,13 @@ def _member(state: _State, employee: Employee) -> tuple[Member, list[Any]]:
     return Member.of(employee, analysis, facts), facts
 
 
-def _employee_job(employee_id: str) -> tuple[str, Member, Entries, int, int]:
-    """Render one employee's two pages; returns their manifest entries and their summary for leads."""
-    state = _STATE
+def _employee_job(employee_id: str, state: _State | None = None) -> tuple[str, Member, Entries, int, int]:
+    """Render one employee's two pages; returns their manifest entries and their summary for leads.
+
+    Forked workers find the state in `_STATE` (set just before the fork); in-process jobs get it
+    as an argument, so two builds in two threads never share it.
+    """
+    state = state or _STATE
     assert state is not None, "the build state is set before jobs run"
     employee = state.data.employees[employee_id]
     evaluations = state.data.evaluations.get(employee_id, [])
@@ -152,18 +159,28 @@ def _employee_job(employee_id: str) -> tuple[str, Member, Entries, int, int]:
     return employee_id, member, writer.new, writer.written, writer.unchanged
 
 
-def _run_jobs(ids: list[str], workers: int, progress: Callable[[str], None]) -> list[Any]:
+def default_workers() -> int:
+    """Two processes on a multi-core machine, but only from a single-threaded program (the CLI):
+    forking a threaded server (Streamlit) could copy a lock another thread holds into a worker."""
+    if threading.active_count() > 1 or threading.current_thread() is not threading.main_thread():
+        return 1
+    return min(2, os.cpu_count() or 1)
+
+
+def _run_jobs(state: _State, ids: list[str], workers: int, progress: Callable[[str], None]) -> list[Any]:
     """Employee jobs in this process, or in `workers` forked processes for large builds."""
+    global _STATE
     if workers <= 1 or len(ids) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
         results = []
         for employee_id in ids:
-            results.append(_employee_job(employee_id))
+            results.append(_employee_job(employee_id, state))
             progress(employee_id)
         return results
     chunk = max(1, len(ids) // (workers * 8))
     results = []
     # Frozen objects are left alone by the collector: without this, a worker's first collection
     # walks (and so copies, page by page) every object of the loaded data it shares with us.
+    _STATE = state
     gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers, initializer=gc.disable) as pool:
@@ -172,6 +189,7 @@ def _run_jobs(ids: list[str], workers: int, progress: Callable[[str], None]) -> 
                 progress(result[0])
     finally:
         gc.unfreeze()
+        _STATE = None
     return sorted(results, key=lambda r: r[0])
 
 
@@ -188,8 +206,8 @@ def build_site(
 
     `progress(done, total, what)` is called as pages are produced (for a progress bar).
     `full=True` ignores the manifest and re-renders every page (files are still rewritten only
-    when their bytes changed). `workers` caps the processes (default: up to 2 for large builds;
-    pass 1 from a threaded server that must not fork).
+    when their bytes changed). `workers` caps the processes (default: 2 for large builds from a
+    single-threaded program such as the CLI, 1 inside a threaded server such as the app).
     """
     started = time.perf_counter()
     data = load_site_data(store, scorecards_dir)
@@ -207,8 +225,23 @@ def build_from_data(
     workers: int | None = None,
     started: float | None = None,
 ) -> BuildReport:
-    """The context, render and write stages over already loaded data."""
-    global _STATE
+    """The context, render and write stages over already loaded data (one build at a time)."""
+    with _BUILDING:
+        return _build(
+            data, out_dir, full=full, progress=progress, references=references, workers=workers, started=started
+        )
+
+
+def _build(
+    data: SiteData,
+    out_dir: str | Path,
+    *,
+    full: bool,
+    progress: Progress | None,
+    references: References,
+    workers: int | None,
+    started: float | None,
+) -> BuildReport:
     started = time.perf_counter() if started is None else started
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
@@ -251,11 +284,7 @@ def build_from_data(
 
     shown = [i for e in dirty for i in context.displayed_interactions(data.evaluations.get(e, []))]
     state = _State(data, out, old, planning, Redactor(data.all_names), references(shown), stamps)
-    _STATE = state
-    try:
-        results = _run_jobs(dirty, workers if workers is not None else min(2, os.cpu_count() or 1), step)
-    finally:
-        _STATE = None
+    results = _run_jobs(state, dirty, workers if workers is not None else default_workers(), step)
     for employee_id, member, entries, written, unchanged in results:
         _MEMBERS[stamps[employee_id]] = member
         writer.merge(entries, written, unchanged)
