@@ -162,9 +162,9 @@ def criterion_stats(evaluations: Sequence[Evaluation]) -> list[CriterionStat]:
     merged: dict[tuple[str, str], CriterionStat] = {}
     for (card_id, criteria), (snapshots, versions) in groups.items():
         for stat in _group_stats(card_id, criteria, snapshots, versions, len(evaluations)):
-            key = (card_id, stat.criterion_id)
-            if key in merged:
-                old = merged[key]
+            at = (card_id, stat.criterion_id)
+            if at in merged:
+                old = merged[at]
                 stat = CriterionStat(
                     card_id,
                     stat.criterion_id,
@@ -174,7 +174,7 @@ def criterion_stats(evaluations: Sequence[Evaluation]) -> list[CriterionStat]:
                     old.impact + stat.impact,
                     old.critical_failures + stat.critical_failures,
                 )
-            merged[key] = stat
+            merged[at] = stat
     return [merged[key] for key in sorted(merged)]
 
 

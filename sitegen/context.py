@@ -184,7 +184,7 @@ def evaluation_rows(
     # The same few labels repeat on every row: look each combination up once.
     labels: dict[tuple[Any, ...], tuple[str, str, str]] = {}
     failures: dict[tuple[str, str, tuple[str, ...]], str] = {}
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for evaluation, fact in zip(reversed(evaluations), reversed(facts), strict=True):
         card_id, version = evaluation.scorecard_id, evaluation.scorecard_version
         band = (evaluation.score or {}).get("band")
@@ -225,7 +225,8 @@ def comment_blocks(
     blocks = []
     for evaluation in list(reversed(evaluations))[:COMMENTS_SHOWN]:
         card_id, version = evaluation.scorecard_id, evaluation.scorecard_version
-        refs = [references[evaluation.interaction_id]] if evaluation.interaction_id in references else []
+        interaction = evaluation.interaction_id
+        refs = [references[interaction]] if interaction is not None and interaction in references else []
 
         def clean(text: Any, refs: list[str] = refs) -> str:
             return redactor.clean(str(text), refs, keep=[employee.display_name])
