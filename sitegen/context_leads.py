@@ -221,7 +221,7 @@ def team_page(
     by_site = behaviour_grid(sites, lang)
     done, planned = completion(assignments, {m.employee.id for m in members})
     completion_rows = (
-        [{"label": team, "cells": [done, planned, completion_text(done, planned, lang)]}] if planned else []
+        [{"label": team, "cells": [done, planned, wording.percent(done / planned, lang)]}] if planned else []
     )
     return {
         "page": page_frame(

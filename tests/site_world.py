@@ -146,6 +146,14 @@ def make_world(tmp_path: Path) -> World:
                   comments={"general": "Alice Martin a repris l'appel."})  # fmt: skip
     # Chloé: nothing approved yet.
     world.add("E4", status="submitted")
+    # A sample draw: three calls to evaluate in team Vente (one done, one open, one cancelled).
+    calls = ["draw-call-1", "draw-call-2", "draw-call-3"]
+    store.save_draw(
+        {"id": "draw-1", "plan": {"per_employee": 1}, "seed": 7, "frame_hash": "abc", "created_at": START,
+         "created_by": "lead1", "selected": calls},
+        [{"draw_id": "draw-1", "interaction_id": call, "employee_id": employee, "evaluator": "lead1", "status": status}
+         for call, employee, status in zip(calls, ["E1", "E2", "E2"], ["done", "open", "cancelled"], strict=True)],
+    )  # fmt: skip
     return world
 
 

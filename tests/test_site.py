@@ -206,6 +206,9 @@ def test_team_page_ranks_who_to_coach_and_lists_who_needs_more_evaluations(built
     assert more[0][0] == "Bruno Petit" and more[0][1] == "1"
     distribution = cells(team, "distribution-caption")
     assert sum(int(r[1]) for r in distribution) == 6  # Alice's five and Bruno's one approved evaluation
+    assert cells(team, "completion-caption") == [["Vente", "1", "2", "50 %"]]  # the cancelled one is left out
+    teams = {r[0].split("(")[0]: r for r in cells(index, "teams-caption")}
+    assert teams["Vente"][4] == "1/2 (50 %)"
 
 
 def test_landing_page_lists_nothing(built) -> None:
