@@ -77,23 +77,19 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-def planning_stdev(evaluations: Iterable[list[Evaluation]]) -> float | None:
+def overall_scores(evaluations: list[Evaluation]) -> list[float]:
+    return [e.score["overall"] for e in evaluations if (e.score or {}).get("overall") is not None]
+
+
+def planning_stdev(scores: Iterable[list[float]]) -> float | None:
     """Visit-to-visit spread pooled over employees, rounded (see PLANNING_STEP)."""
-    pooled = pooled_stdev(
-        [e.score["overall"] for e in group if (e.score or {}).get("overall") is not None] for group in evaluations
-    )
+    pooled = pooled_stdev(scores)
     return None if pooled is None else round(pooled / PLANNING_STEP) * PLANNING_STEP
 
 
-def _uses_planning(evaluations: list[Evaluation]) -> bool:
+def _uses_planning(scores: list[float]) -> bool:
     """Whether the verdict falls back on the pooled stdev (fewer than 2 scores, or no spread)."""
-    scores = {(e.score or {}).get("overall") for e in evaluations} - {None}
-    return len(scores) < 2 or sum(1 for e in evaluations if (e.score or {}).get("overall") is not None) < 2
-
-
-def _evaluation_stamp(evaluation: Evaluation) -> tuple[Any, ...]:
-    return (evaluation.id, evaluation.status, evaluation.updated_at, evaluation.submitted_at,
-            evaluation.scorecard_version)  # fmt: skip
+    return len(scores) < 2 or min(scores) == max(scores)
 
 
 def _page_info(page: str, twin: str, lang: str) -> context.PageInfo:
@@ -251,7 +247,8 @@ def _build(
     old = {} if full else manifest.load(out)
     writer = Writer(out, old)
     code = fingerprint(code_fingerprint(), sorted(data.all_names), sorted(data.cards.versions))
-    planning = planning_stdev(data.evaluations.values())
+    scores = {e: overall_scores(items) for e, items in data.evaluations.items()}
+    planning = planning_stdev(scores.values())
     employees = sorted(data.employees.values(), key=lambda e: e.id)
     teams: dict[str, list[Employee]] = defaultdict(list)
     for employee in employees:
@@ -267,8 +264,9 @@ def _build(
             code,
             (employee.id, employee.display_name, employee.team, employee.site),
             token,
-            planning if _uses_planning(evaluations) else None,
-            [_evaluation_stamp(e) for e in evaluations],
+            planning if _uses_planning(scores.get(employee.id, [])) else None,
+            # What a page shows of an evaluation changes only through a new status or an update.
+            [(e.id, e.status, e.updated_at, e.submitted_at, e.scorecard_version) for e in evaluations],
         )
         if not all(writer.fresh(paths.employee_page(token, lang), stamps[employee.id]) for lang in paths.LANGS):
             dirty.append(employee.id)
@@ -320,7 +318,7 @@ def _leads_pages(
     key = paths.leads_key(data.tokens)
     cards, assignments = data.cards, data.assignments
     progress_stamp = sorted((a.employee_id, a.status) for a in assignments)
-    latest = max((e.started_at for items in data.evaluations.values() for e in items), default=None)
+    latest = max((items[-1].started_at for items in data.evaluations.values() if items), default=None)
     index = {lang: paths.leads_index(key, lang) for lang in paths.LANGS}
     hrefs: dict[str, dict[str, str]] = {lang: {} for lang in paths.LANGS}
     team_stamps = []
