@@ -9,10 +9,13 @@ from pathlib import Path
 import pytest
 
 from qa.cli import main
+from qa.scorecard_model import Scorecard
+from qa.scorecards import content_version
+from qa.scoring import score
 from sitegen import manifest, paths
 from sitegen.build import build_site
 
-from .site_world import EMPLOYEES, make_world, open_store, site_files
+from .site_world import EMPLOYEES, answers, make_world, open_store, site_files
 
 
 def snapshot(root: Path) -> dict[str, tuple[int, int, bytes]]:
@@ -164,3 +167,37 @@ def test_cli_rotate(world, capsys) -> None:
     assert world.store.site_token("E1") in row["link"]
     assert main(["--data", data, "site", "links", "--rotate", "nobody"]) == 1
     assert "nobody" in capsys.readouterr().err
+
+
+def test_old_scorecard_versions_keep_their_own_wording(world, tmp_path: Path) -> None:
+    """An evaluation scored with an older version shows that version's texts for criteria the
+    current file no longer has; criteria that still exist use the current wording."""
+    current = world.cards["mystery_visit"].card
+    old = current.model_dump(mode="json")
+    for section in old["sections"]:
+        for criterion in section["criteria"]:
+            if criterion["id"] == "wished_good_day":
+                criterion.update(id="old_farewell", weight=3.0,
+                                 label={"fr": "Ancien libellé d'au revoir", "en": "Old farewell wording"},
+                                 coaching={"fr": "Ancien conseil d'au revoir", "en": "Old farewell tip"})  # fmt: skip
+    old_card = Scorecard.model_validate(old)
+    version = content_version(old_card)
+    world.store.remember_scorecard("mystery_visit", version, old_card.model_dump(mode="json"))
+    world.store.upsert_employees([{"id": "E5", "display_name": "Denis Roux", "team": "Vente", "site": "Lyon"}])
+    given = answers(old_card, failing=["old_farewell"])
+    for day in range(4):
+        world.store.import_evaluations([{
+            "id": f"old-{day}", "scorecard_id": "mystery_visit", "scorecard_version": version, "evaluator": "shopper1",
+            "employee_id": "E5", "channel": "face_to_face", "started_at": f"2025-02-0{day + 1}T10:00:00+00:00",
+            "answers": given, "score": score(old_card, given).to_dict(), "status": "approved",
+            "comments": {"old_farewell": "Pas d'au revoir.", "greeted_at_door": "Accueil rapide."},
+            "visit": {"scenario": "purchase"},
+        }], by="test")  # fmt: skip
+    out = tmp_path / "site"
+    build_site(world.store, out, workers=1)
+    token = world.store.site_token("E5")
+    for lang, label, tip in [("fr", "Ancien libellé d'au revoir", "Ancien conseil d'au revoir"),
+                             ("en", "Old farewell wording", "Old farewell tip")]:  # fmt: skip
+        text = (out / paths.employee_page(token, lang)).read_text()
+        assert label.replace("'", "&#39;") in text and tip.replace("'", "&#39;") in text
+        assert current.criterion("greeted_at_door").label.get(lang).replace("'", "&#39;") in text
