@@ -151,7 +151,7 @@ if state is None and not st.session_state.get(AUTO_RESUMED):
     st.session_state[AUTO_RESUMED] = True
     latest = evaluations.drafts(page.store, page.actor)
     if latest:
-        state = dict(latest[0].state)
+        state = evaluations.resume(page.store, page.actor, latest[0].key)
         draft.open_draft(state, t("ui.evaluate.resumed", when=when(latest[0].updated_at)))
 if state is None:
     if draft.RESULT in st.session_state:

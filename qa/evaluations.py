@@ -12,6 +12,7 @@ repeated submission (a double tap) reaches the store's idempotency and creates o
 
 from __future__ import annotations
 
+import copy
 import secrets
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -88,7 +89,8 @@ def _maybe(lookup: Callable[[str], Any], key: str) -> Any:
 
 
 def _save(store, actor: Actor, state: dict[str, Any]) -> dict[str, Any]:
-    store.save_draft(actor.name, state["key"], state)
+    # A copy: the store keeps (and caches) what it is given, the app goes on editing its own.
+    store.save_draft(actor.name, state["key"], copy.deepcopy(state))
     return state
 
 
@@ -137,7 +139,7 @@ def start_call(
     require(actor, "evaluate")
     existing = store.get_draft(actor.name, interaction_key(interaction_id))
     if existing is not None:
-        return dict(existing.state)
+        return copy.deepcopy(existing.state)  # the store's record is shared: never edit it
     interaction = _maybe(store.get_interaction, interaction_id)
     assignment = _assignment_for(store, actor, interaction_id)
     if interaction is None or (assignment is None and not actor.can("view_all")):
@@ -172,7 +174,7 @@ def resume(store, actor: Actor, key: str) -> dict[str, Any] | None:
     """The state of one of the actor's drafts (None when there is none under that key)."""
     require(actor, "evaluate")
     draft = store.get_draft(actor.name, key)
-    return dict(draft.state) if draft is not None else None
+    return copy.deepcopy(draft.state) if draft is not None else None
 
 
 def autosave(store, actor: Actor, state: dict[str, Any]) -> None:
@@ -423,7 +425,7 @@ def reopen(store, actor: Actor, evaluation_id: str, *, clock: Clock = utcnow) ->
     key = interaction_key(evaluation.interaction_id) if evaluation.interaction_id else visit_key(evaluation_id)
     existing = store.get_draft(actor.name, key)
     if existing is not None:
-        return dict(existing.state)
+        return copy.deepcopy(existing.state)  # the store's record is shared: never edit it
     state = {
         "format": STATE_FORMAT,
         "key": key,

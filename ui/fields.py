@@ -13,7 +13,20 @@ from qa.evaluation_checks import EMPLOYEE, context_key, measured_duration, parse
 from qa.photos import add_photo, draft_photo, remove_photo
 from qa.scorecard_model import Scorecard
 from ui import session
-from ui.draft import DRAFT, SAVE_ERROR, UPLOADS, changed, init, local_tz, problem, save, stamp
+from ui.draft import (
+    DRAFT,
+    PHOTOS_DONE,
+    SAVE_ERROR,
+    UPLOADS,
+    bound,
+    changed,
+    index_of,
+    local_tz,
+    problem,
+    save,
+    stamp,
+    widget_key,
+)
 
 
 def _local(value: Any) -> datetime | None:
@@ -28,45 +41,71 @@ def context_field(card: Scorecard, field, state: dict[str, Any], lang: str, t) -
     help_text = field.help.get(lang) if field.help else None
     args = ("context", field.id, key)
     if field.type == "text":
-        init(key, value or "")
-        st.text_input(label, key=key, on_change=changed, args=args, max_chars=500)
+        st.text_input(label, value=value or "", key=key, on_change=changed, args=args, max_chars=500)
+        bound(*args)
     elif field.type == "number" or (field.type == "duration" and field.measured_from is None):
-        init(key, value)
         unit = f" ({t('ui.unit.' + field.unit)})" if field.unit else ""
-        st.number_input(label + unit, key=key, min_value=0, step=1, on_change=changed, args=(*args, "number"))
+        st.number_input(
+            label + unit, value=value, key=key, min_value=0, step=1, on_change=changed, args=(*args, "number")
+        )
+        bound(*args, "number")
     elif field.type == "choice":
-        init(key, value)
+        key = widget_key(key)
+        args = ("context", field.id, key)
         labels = {c.id: c.label.get(lang) for c in field.choices or []}
-        st.radio(label, list(labels), format_func=labels.get, horizontal=True, key=key, on_change=changed, args=args)
+        st.radio(
+            label,
+            list(labels),
+            index=index_of(list(labels), value),
+            format_func=labels.get,
+            horizontal=True,
+            key=key,
+            on_change=changed,
+            args=args,
+        )
+        bound(*args)
     elif field.type == "date":
-        init(key, date.fromisoformat(value) if value else None)
-        st.date_input(label, key=key, on_change=changed, args=(*args, "date"), format="DD/MM/YYYY")
+        st.date_input(
+            label,
+            value=date.fromisoformat(value) if value else None,
+            key=key,
+            on_change=changed,
+            args=(*args, "date"),
+            format="DD/MM/YYYY",
+        )
+        bound(*args, "date")
     elif field.type == "datetime":
         moment = _local(value)
-        init(key, moment.replace(tzinfo=None) if moment else None)
         st.datetime_input(
-            label, key=key, on_change=changed, args=(*args, "datetime"), format="DD/MM/YYYY", step=timedelta(minutes=1)
+            label,
+            value=moment.replace(tzinfo=None) if moment else None,
+            key=key,
+            on_change=changed,
+            args=(*args, "datetime"),
+            format="DD/MM/YYYY",
+            step=timedelta(minutes=1),
         )
+        bound(*args, "datetime")
     elif field.type == "timestamp":
         moment = _local(value)
         st.markdown(f"**{label}** : {moment.strftime('%H:%M:%S') if moment else '—'}")
-        left, right = st.columns([3, 2])
-        left.button(
-            t("ui.form.stamp"),
-            key=f"stamp_{field.id}",
-            on_click=stamp,
-            args=(field.id,),
-            icon=":material/timer:",
-            type="primary",
-            width="stretch",
-        )
-        if moment:
-            right.button(
+        # One button: stamp now, or (once stamped) clear it; a second tap never moves the time.
+        if moment is None:
+            st.button(
+                t("ui.form.stamp"),
+                key=f"stamp_{field.id}",
+                on_click=stamp,
+                args=(field.id,),
+                icon=":material/timer:",
+                type="primary",
+            )
+        else:
+            st.button(
                 t("ui.form.unstamp"),
                 key=f"unstamp_{field.id}",
                 on_click=stamp,
                 args=(field.id, True),
-                width="stretch",
+                icon=":material/undo:",
             )
     elif field.type == "duration":
         measured = measured_duration(card, field, state["context"])
@@ -86,7 +125,6 @@ def employee(page: session.Page, state: dict[str, Any]) -> None:
         st.markdown(f"**{t('ui.form.employee')}** : {employee.display_name if employee else state.get('employee_id')}")
         return
     employees = {e.id: e for e in evaluations.visit_employees(page.store, page.actor)}
-    init("employee", state.get("employee_id") if state.get("employee_id") in employees else None)
 
     def label(employee_id: str) -> str:
         e = employees[employee_id]
@@ -96,12 +134,13 @@ def employee(page: session.Page, state: dict[str, Any]) -> None:
         t("ui.form.employee") + " *",
         list(employees),
         format_func=label,
-        index=None,
+        index=index_of(list(employees), state.get("employee_id")),
         key="employee",
         placeholder=t("ui.form.employee_placeholder"),
         on_change=changed,
         args=("employee_id", "", "employee"),
     )
+    bound("employee_id", "", "employee")
     if not employees:
         st.warning(t("ui.form.no_employees"))
     problem(EMPLOYEE, t)
@@ -119,6 +158,7 @@ def photos(page: session.Page, state: dict[str, Any]) -> None:
             left.caption(relative)
         right.button(t("ui.form.photo_remove"), key=f"photo_rm_{n}", on_click=_remove_photo, args=(relative,))
     round_ = st.session_state.get(UPLOADS, 0)
+    done = st.session_state.get(PHOTOS_DONE, set())
     st.file_uploader(
         t("ui.form.photo_add"),
         type=["jpg", "jpeg", "png", "webp", "heic"],
@@ -127,16 +167,24 @@ def photos(page: session.Page, state: dict[str, Any]) -> None:
         on_change=_uploaded,
         args=(f"photo_upload_{round_}",),
     )
+    pending = [f for f in st.session_state.get(f"photo_upload_{round_}") or [] if f.file_id not in done]
+    if pending:  # the callback was skipped (see draft.sync)
+        _uploaded(f"photo_upload_{round_}")
+        st.rerun()
 
 
 def _uploaded(widget_key: str) -> None:
+    """Keep the uploaded photos with the draft; each upload once, even if this runs twice."""
     state, actor = st.session_state.get(DRAFT), session.current_actor()
     files = st.session_state.get(widget_key) or []
+    done = st.session_state.setdefault(PHOTOS_DONE, set())
     if state is None or actor is None:
         return
     try:
         for uploaded in files:
-            add_photo(session.data_dir(), actor, state, uploaded.getvalue())
+            if uploaded.file_id not in done:
+                add_photo(session.data_dir(), actor, state, uploaded.getvalue())
+                done.add(uploaded.file_id)
     except QAError as error:
         st.session_state[SAVE_ERROR] = str(error)
     st.session_state[UPLOADS] = st.session_state.get(UPLOADS, 0) + 1  # a fresh, empty uploader

@@ -24,12 +24,14 @@ from ui.draft import (
     SAVE_ERROR,
     SCROLL_TOP,
     SCROLL_UP,
+    bound,
     changed,
     close_draft,
     go,
-    init,
+    index_of,
     problem,
-    step_picked,
+    sync,
+    widget_key,
 )
 
 
@@ -61,27 +63,29 @@ def _answer_label(criterion: Criterion, lang: str, t) -> Any:
 
 
 def _criterion(criterion: Criterion, number: int, state: dict[str, Any], lang: str, t) -> None:
-    key = f"ans_{criterion.id}"
-    init(key, state["answers"].get(criterion.id))
+    key = widget_key(f"ans_{criterion.id}")
+    options = answer_options(criterion)
     with st.container(border=True):
         st.radio(
             f"{number}. {criterion.label.get(lang)}",
-            answer_options(criterion),
+            options,
+            index=index_of(options, state["answers"].get(criterion.id)),
             format_func=_answer_label(criterion, lang, t),
             horizontal=True,
             key=key,
             on_change=changed,
             args=("answers", criterion.id, key),
         )
+        bound("answers", criterion.id, key)
         if criterion.critical:
             st.caption(t("ui.form.critical"))
         with st.expander(t("ui.form.guidance")):
             st.markdown(criterion.guidance.get(lang))
         problem(criterion.id, t)
         comment_key = f"cm_{criterion.id}"
-        init(comment_key, state["comments"].get(criterion.id, ""))
         st.text_input(
             t("ui.form.comment"),
+            value=state["comments"].get(criterion.id, ""),
             key=comment_key,
             on_change=changed,
             args=("comments", criterion.id, comment_key),
@@ -89,12 +93,14 @@ def _criterion(criterion: Criterion, number: int, state: dict[str, Any], lang: s
             placeholder=t("ui.form.comment_placeholder"),
             label_visibility="collapsed",
         )
+        bound("comments", criterion.id, comment_key)
 
 
 def _submit() -> None:
     state, actor = st.session_state.get(DRAFT), session.current_actor()
     if state is None or actor is None:  # a second tap after the first one went through
         return
+    sync()
     try:
         loaded = session.scorecard(state["scorecard_id"])
         evaluation = evaluations.submit(session.store(), actor, loaded, state)
@@ -140,30 +146,37 @@ def _header(page: session.Page, loaded: LoadedScorecard, state: dict[str, Any]) 
             if result.critical_failed:
                 text += " · " + t("ui.form.critical_failed")
             st.markdown(f"**{text}**")
-        init("step_nav", state.get("step", 0))
-        st.radio(
-            t("ui.form.steps"),
-            list(range(len(labels))),
-            format_func=labels.__getitem__,
-            horizontal=True,
-            key="step_nav",
-            on_change=step_picked,
-            label_visibility="collapsed",
-        )
+        # Buttons, not a radio: their labels carry each step's progress mark and may change
+        # freely (a radio identifies its value by its label text).
+        current = int(state.get("step", 0))
+        with st.container(horizontal=True, key="step_bar", gap="small"):
+            for index, label in enumerate(labels):
+                st.button(
+                    label,
+                    key=f"goto_{index}",
+                    on_click=go,
+                    args=(index,),
+                    type="primary" if index == current else "secondary",
+                )
 
 
 def render(page: session.Page, loaded: LoadedScorecard, state: dict[str, Any]) -> None:
     """Draw the open draft at its current step."""
+    # Messages that come and go live in containers that are always drawn: an element appearing
+    # or disappearing above the widgets would shift them, and a tap made during that rerun
+    # could be lost in the browser.
     t, card, lang = page.t, loaded.card, page.lang
+    sync()
     st.subheader(card.title.get(lang))
-    fields.recording(page, state)
-    if st.session_state.get(NOTICE):
-        st.info(st.session_state[NOTICE], icon=":material/restore:")
+    with st.container():
+        fields.recording(page, state)
+    with st.container():
+        if st.session_state.get(NOTICE):
+            st.info(st.session_state[NOTICE], icon=":material/restore:")
     _header(page, loaded, state)
-    if st.session_state.pop(SCROLL_UP, False):
-        st.html(SCROLL_TOP, unsafe_allow_javascript=True)
-    if st.session_state.get(SAVE_ERROR):
-        st.error(st.session_state[SAVE_ERROR])
+    with st.container():
+        if st.session_state.get(SAVE_ERROR):
+            st.error(st.session_state[SAVE_ERROR])
     names = steps(card)
     index = min(max(int(state.get("step", 0)), 0), len(names) - 1)
     name = names[index]
@@ -182,15 +195,24 @@ def render(page: session.Page, loaded: LoadedScorecard, state: dict[str, Any]) -
         st.markdown(f"### {t('ui.step.debrief')}")
         for question in card.questions:
             key = f"dq_{question.id}"
-            init(key, state["debrief"].get(question.id, ""))
             label = question.label.get(lang) + (" *" if question.required else "")
-            st.text_area(label, key=key, on_change=changed, args=("debrief", question.id, key), max_chars=5000)
+            st.text_area(
+                label,
+                value=state["debrief"].get(question.id, ""),
+                key=key,
+                on_change=changed,
+                args=("debrief", question.id, key),
+                max_chars=5000,
+            )
+            bound("debrief", question.id, key)
             problem(question_key(question.id), t)
         if state["channel"] == "face_to_face":
             fields.photos(page, state)
     else:
         _send_step(page, loaded, state)
     _footer(t, index, len(names))
+    if st.session_state.pop(SCROLL_UP, False):  # last, so that nothing moves when it goes
+        st.html(SCROLL_TOP, unsafe_allow_javascript=True)
 
 
 def _send_step(page: session.Page, loaded: LoadedScorecard, state: dict[str, Any]) -> None:

@@ -120,15 +120,18 @@ def tr():
 
 
 def _language_changed(widget_key: str) -> None:
-    st.session_state[LANG] = st.session_state[widget_key]
+    # .get: after a sign-in the tab's state is cleared while the browser still holds the widget.
+    chosen = st.session_state.get(widget_key)
+    if chosen in LANGUAGES:
+        st.session_state[LANG] = chosen
 
 
 def language_switch(where: Any, widget_key: str) -> None:
     """A FR | EN switch; the choice lives outside the widget so that it survives page changes."""
-    st.session_state[widget_key] = lang()
     where.radio(
         tr()("app.language"),
         LANGUAGES,
+        index=LANGUAGES.index(lang()),
         format_func=lambda code: code.upper(),
         horizontal=True,
         key=widget_key,

@@ -41,8 +41,8 @@ input, textarea, [data-baseweb="select"] { font-size: 1.05rem !important; min-he
   position: sticky; top: 3.5rem; z-index: 5; background: var(--background-color, #fff);
   padding: 0.25rem 0 0.5rem 0; border-bottom: 1px solid rgba(49, 51, 63, 0.15);
 }
-.st-key-form_header [data-testid="stRadioOption"] { min-height: 44px; padding: 0.3rem 0.6rem; }
-.st-key-form_header [data-testid="stRadioOption"] p { font-size: 0.95rem; }
+.st-key-step_bar button { min-height: 44px; padding: 0.25rem 0.7rem; }
+.st-key-step_bar button p { font-size: 0.95rem; }
 @media (max-width: 820px) {
   [data-testid="stMainBlockContainer"], .block-container { padding-left: 0.75rem; padding-right: 0.75rem; }
 }

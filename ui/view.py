@@ -100,17 +100,18 @@ def show(page: session.Page, evaluation: Evaluation) -> None:
     if card is not None:
         for section in card.sections:
             with st.expander(section.label.get(lang)):
-                rows = []
-                for criterion in section.criteria:
-                    value = evaluation.answers.get(criterion.id)
-                    rows.append(
-                        {
-                            t("ui.view.col.criterion"): criterion.label.get(lang),
-                            t("ui.view.col.answer"): _answer_text(card, criterion.id, value, t, lang),
-                            t("ui.view.col.comment"): evaluation.comments.get(criterion.id, ""),
-                        }
-                    )
+                rows = [
+                    {
+                        t("ui.view.col.criterion"): c.label.get(lang),
+                        t("ui.view.col.answer"): _answer_text(card, c.id, evaluation.answers.get(c.id), t, lang),
+                    }
+                    for c in section.criteria
+                ]
                 st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+                for c in section.criteria:
+                    if evaluation.comments.get(c.id):
+                        st.caption(t("ui.view.comment_on", criterion=c.label.get(lang)))
+                        st.text(evaluation.comments[c.id])
     if evaluation.debrief:
         st.markdown(f"**{t('ui.step.debrief')}**")
         questions = {q.id: q.label.get(lang) for q in card.questions} if card else {}

@@ -1,0 +1,195 @@
+"""The field app in real Chromium at a tablet viewport, against a real `streamlit run` server.
+
+A shopper signs in, fills the whole face-to-face scorecard (reloading half-way and finding the
+draft), submits with a double tap, and the evaluation is in the store once; another shopper's
+evaluation cannot be opened by its address; markup typed into the form is shown as text.
+"""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from qa.scorecards import resolve
+from qa.store import Store
+
+from ..app_world import PASSWORDS
+from .conftest import CHROMIUM
+
+pytestmark = [
+    pytest.mark.e2e,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(), reason="Debian chromium is not installed at /usr/bin/chromium (make test installs it)"
+    ),
+]
+
+SCRIPT = "<script>window.__qt_xss = 1</script><img src=x onerror='window.__qt_xss = 2'>"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360f8cf00000301010018dd8db00000000049454e44ae426082"
+)
+
+
+def expect():
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect
+
+
+def sign_in(page, name: str) -> None:
+    expect()(page.get_by_test_id("stForm")).to_be_visible(timeout=20_000)
+    page.get_by_label("Identifiant").fill(name)
+    page.get_by_label("Mot de passe").fill(PASSWORDS[name])
+    page.get_by_role("button", name="Se connecter").click()
+    expect()(page.get_by_test_id("stForm")).to_have_count(0, timeout=20_000)
+
+
+def open_app(page, url: str) -> None:
+    page.goto(url, wait_until="domcontentloaded")
+    page.wait_for_selector('[data-testid="stApp"]')
+
+
+def answer_every_criterion(page, section) -> int:
+    """Tap the first option of every criterion of `section` (found by its key); returns how many."""
+    for criterion in section.criteria:
+        option = page.locator(f".st-key-ans_{criterion.id} [data-testid=stRadioOption]").first
+        option.click()
+        expect()(option).to_have_attribute("data-selected", "true")
+    return len(section.criteria)
+
+
+def next_step(page, heading: str) -> None:
+    page.locator(".st-key-step_next button").click()
+    expect()(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
+
+
+def no_sideways_scroll(page, width: int) -> None:
+    page.set_viewport_size({"width": width, "height": 1024})
+    page.wait_for_timeout(300)
+    overflow = page.evaluate(
+        "() => [document.documentElement.scrollWidth - window.innerWidth,"
+        " ...[...document.querySelectorAll('[data-testid=stMain]')].map(e => e.scrollWidth - e.clientWidth)]"
+    )
+    page.set_viewport_size({"width": 820, "height": 1180})
+    assert max(overflow) <= 0, f"horizontal scrolling at {width} px: {overflow}"
+
+
+def smallest_touch_target(page) -> float:
+    return page.evaluate(
+        "() => Math.min(...[...document.querySelectorAll("
+        "'[data-testid=stMain] [data-testid=stRadioOption], [data-testid=stMain] button')]"
+        ".filter(e => e.offsetParent !== null).map(e => e.getBoundingClientRect().height))"
+    )
+
+
+def test_a_shopper_scores_a_whole_visit_on_a_tablet(server, tablet):
+    page, shot = tablet
+    card = resolve("mystery_visit").card
+    sections = [s.label.fr for s in card.sections]
+    open_app(page, server.url)
+    shot("sign-in")
+    sign_in(page, "alice")
+    start = page.get_by_role("button", name="Commencer une visite")
+    expect()(start).to_be_visible()
+    start.click()
+    expect()(page.get_by_role("heading", name="Visite", exact=True)).to_be_visible()
+
+    # Context: who served, where, the scenario; the two time stamps measure the wait.
+    page.get_by_test_id("stSelectbox").first.click()
+    page.get_by_role("option", name=re.compile("Jean Dupont")).click()
+    site = page.get_by_label("Site visité *")
+    site.fill("Lyon Part-Dieu")
+    site.press("Enter")
+    page.get_by_role("radiogroup", name="Scénario joué *").get_by_text("Demande de renseignements").click()
+    # Widgets are found by their key (Streamlit marks each one's container with st-key-<key>).
+    page.locator(".st-key-stamp_arrived_at button").click()
+    expect()(page.locator(".st-key-unstamp_arrived_at button")).to_be_visible()
+    page.locator(".st-key-stamp_greeted_at button").click()
+    expect()(page.get_by_text(re.compile(r"Attente avant accueil : \d+(\.\d)? min"))).to_be_visible()
+    no_sideways_scroll(page, 768)
+    shot("context", full_page=True)
+
+    answered = 0
+    next_step(page, sections[0])
+    answered += answer_every_criterion(page, card.sections[0])
+    comment = page.locator(".st-key-cm_customer_acknowledged input")
+    comment.fill(SCRIPT)
+    comment.press("Enter")
+    assert smallest_touch_target(page) >= 44
+    no_sideways_scroll(page, 768)
+    shot("courtesy", full_page=True)
+    next_step(page, sections[1])
+    answered += answer_every_criterion(page, card.sections[1])
+    next_step(page, sections[2])
+    shot("half-way")
+
+    # A reload (or a dropped connection): sign in again and find the draft where it was.
+    page.reload(wait_until="domcontentloaded")
+    sign_in(page, "alice")
+    expect()(page.get_by_text(re.compile("Brouillon repris"))).to_be_visible()
+    expect()(page.get_by_role("heading", name=sections[2], exact=True)).to_be_visible()
+    shot("resumed")
+    page.locator(".st-key-goto_1 button").click()
+    first = page.locator('[data-testid="stMain"] [role="radiogroup"]').first
+    expect()(first.get_by_test_id("stRadioOption").first).to_have_attribute("data-selected", "true")
+    expect()(page.locator(".st-key-cm_customer_acknowledged input")).to_have_value(SCRIPT)
+    page.locator(".st-key-goto_3 button").click()
+    expect()(page.get_by_role("heading", name=sections[2], exact=True)).to_be_visible()
+
+    answered += answer_every_criterion(page, card.sections[2])
+    next_step(page, sections[3])
+    answered += answer_every_criterion(page, card.sections[3])
+    assert answered == len(card.criteria())
+    next_step(page, "Bilan")
+    for n, question in enumerate(card.questions):
+        box = page.get_by_label(re.compile("^" + re.escape(question.label.fr)))
+        box.fill(SCRIPT if n == 0 else f"Réponse {n}")
+        box.blur()
+    expect()(page.locator(".st-key-goto_5 button")).to_contain_text("check_circle")  # the debrief is saved
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
+        files=[{"name": "../../ticket.png", "mimeType": "image/png", "buffer": PNG}]
+    )
+    expect()(page.get_by_test_id("stImage")).to_have_count(1)
+    shot("debrief", full_page=True)
+    next_step(page, "Envoi")
+    expect()(page.get_by_text("Tout est rempli.")).to_be_visible()
+    no_sideways_scroll(page, 768)
+    shot("send")
+    page.locator(".st-key-submit button").dblclick()  # a double tap
+    expect()(page.get_by_text(re.compile(r"Évaluation envoyée : \d+ %"))).to_be_visible()
+    shot("submitted")
+
+    store = Store.open(server.data_dir)
+    try:
+        mine = [e for e in store.iter_evaluations() if e.evaluator == "alice"]
+        assert len(mine) == 1
+        (evaluation,) = mine
+        assert len(evaluation.answers) == len(card.criteria()) and evaluation.employee_id == "emp-jean"
+        assert evaluation.visit["site"] == "Lyon Part-Dieu" and evaluation.visit["wait_minutes"] >= 0
+        assert SCRIPT in evaluation.comments.values() and evaluation.debrief["situation"] == SCRIPT
+        assert evaluation.photos == [f"photos/{evaluation.id}/1.png"]
+        assert (server.data_dir / evaluation.photos[0]).read_bytes() == PNG
+        assert store.drafts_for("alice") == []
+    finally:
+        store.close()
+
+    # What was typed as markup is shown as text, and nothing of it runs.
+    page.goto(f"{server.url}/my_evaluations?id={evaluation.id}", wait_until="domcontentloaded")
+    sign_in(page, "alice")
+    page.get_by_text(sections[0], exact=True).first.click()  # open the courtesy answers
+    shown = page.get_by_text(SCRIPT, exact=True).filter(visible=True)
+    expect()(shown).to_have_count(2)  # the comment and the debrief answer, as typed
+    assert page.locator('img[src="x"]').count() == 0
+    assert page.evaluate("() => window.__qt_xss") is None
+    shot("shown-as-text", full_page=True)
+
+
+def test_a_shopper_cannot_open_another_shoppers_evaluation(server, tablet):
+    page, shot = tablet
+    open_app(page, f"{server.url}/my_evaluations?id={server.bobs_evaluation}")
+    sign_in(page, "alice")
+    expect()(page.get_by_text("Évaluation introuvable.")).to_be_visible()
+    assert page.get_by_text("Remarque privée de Bob").count() == 0
+    assert page.get_by_text("Réponse de Bob").count() == 0
+    shot("refused")
