@@ -73,7 +73,7 @@ def main() -> None:
               f"{count} approved evaluations)")  # fmt: skip
         _, seconds, _ = timed(load_site_data, store)
         print(f"load from the store, warm: {seconds:6.2f} s")
-        refs = lambda ids: customer_references(store, ids)  # noqa: E731
+        refs = lambda evaluations: customer_references(store, evaluations)  # noqa: E731
         report, seconds, cpu = timed(build_from_data, data, out, full=True, references=refs)
         print(f"full build (context, render, write): {seconds:6.2f} s  (cpu {cpu:.2f} s in this process; "
               f"{report.pages} files, {report.written} written; target <= 3 s)")  # fmt: skip

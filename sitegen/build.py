@@ -40,7 +40,7 @@ from sitegen.render import STATIC, TEMPLATES, render
 from sitegen.write import remove_temp_files
 
 Progress = Callable[[int, int, str], None]
-References = Callable[[Iterable[str]], dict[str, str]]
+References = Callable[[list[Evaluation]], dict[str, str]]
 
 # The planning stdev (for people with too few evaluations) is rounded so that one new evaluation
 # elsewhere does not change every page's "about N evaluations needed".
@@ -208,7 +208,7 @@ def build_site(
     started = time.perf_counter()
     data = load_site_data(store, scorecards_dir)
     return build_from_data(data, out_dir, full=full, progress=progress, workers=workers,
-                           references=lambda ids: customer_references(store, ids), started=started)  # fmt: skip
+                           references=lambda evaluations: customer_references(store, evaluations), started=started)  # fmt: skip
 
 
 def build_from_data(
@@ -217,7 +217,7 @@ def build_from_data(
     *,
     full: bool = False,
     progress: Progress | None = None,
-    references: References = lambda ids: {},
+    references: References = lambda evaluations: {},
     workers: int | None = None,
     started: float | None = None,
 ) -> BuildReport:
@@ -280,7 +280,7 @@ def _build(
         if progress:
             progress(done, total, what)
 
-    shown = [i for e in dirty for i in context.displayed_interactions(data.evaluations.get(e, []))]
+    shown = [i for e in dirty for i in context.displayed_evaluations(data.evaluations.get(e, []))]
     state = _State(data, out, old, planning, Redactor(data.all_names), references(shown), stamps)
     results = _run_jobs(state, dirty, workers if workers is not None else default_workers(), step)
     for employee_id, member, entries, written, unchanged in results:

@@ -223,7 +223,7 @@ def comment_blocks(
 ) -> list[dict[str, Any]]:
     """The most recent evaluations' comments and debrief answers, verbatim but redacted."""
     blocks = []
-    for evaluation in list(reversed(evaluations))[:COMMENTS_SHOWN]:
+    for evaluation in displayed_evaluations(evaluations):
         card_id, version = evaluation.scorecard_id, evaluation.scorecard_version
         interaction = evaluation.interaction_id
         refs = [references[interaction]] if interaction is not None and interaction in references else []
@@ -256,9 +256,9 @@ def comment_blocks(
     return blocks
 
 
-def displayed_interactions(evaluations: Sequence[Evaluation]) -> list[str]:
-    """Interactions whose customer reference must be looked up to redact the shown comments."""
-    return [e.interaction_id for e in list(reversed(evaluations))[:COMMENTS_SHOWN] if e.interaction_id]
+def displayed_evaluations(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
+    """The evaluations whose comments a page shows (their calls' customer references are redacted)."""
+    return list(reversed(evaluations))[:COMMENTS_SHOWN]
 
 
 def employee_page(

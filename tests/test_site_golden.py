@@ -29,7 +29,9 @@ def build_golden(workdir: Path) -> dict[str, bytes]:
         data = load_site_data(world.store)
         data.tokens = tokens_fixed(data.tokens)
         out = workdir / "site"
-        build_from_data(data, out, workers=1, references=lambda ids: customer_references(world.store, ids))
+        build_from_data(
+            data, out, workers=1, references=lambda evaluations: customer_references(world.store, evaluations)
+        )
     finally:
         world.store.close()
     return {name: payload for name, payload in site_files(out).items() if name != MANIFEST}
