@@ -67,12 +67,11 @@ class _Positions:
         resolved: Loc = ()
         current = data
         for part in loc:
-            if isinstance(current, dict) and part in current:
-                current = current[part]
-            elif isinstance(current, list) and isinstance(part, int) and part < len(current):
-                current = current[part]
-            else:
-                continue
+            in_dict = isinstance(current, dict) and part in current
+            in_list = isinstance(current, list) and isinstance(part, int) and part < len(current)
+            if not (in_dict or in_list):
+                continue  # a union tag or validator name pydantic adds to the location
+            current = current[part]  # type: ignore[index]  # checked just above
             resolved = (*resolved, part)
         return resolved, self.at.get(resolved, (1, 1))
 
