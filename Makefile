@@ -31,7 +31,7 @@ run: $(STAMP)
 	  --server.address 127.0.0.1 --browser.gatherUsageStats false
 
 test: $(STAMP) browser-deps
-	$(BIN)/ruff check qa sitegen tests bench pages streamlit_app.py
+	$(BIN)/ruff check qa sitegen ui tests bench pages streamlit_app.py
 	$(BIN)/pytest
 
 lint: $(STAMP)
