@@ -14,10 +14,20 @@ TEMPLATES = Path(__file__).resolve().parent / "templates"
 STATIC = Path(__file__).resolve().parent / "static"
 
 
+class SiteEnvironment(Environment):
+    """Jinja with dict keys looked up first: contexts are plain dicts, and Jinja's default
+    (attribute first, then key) raises and catches an AttributeError for each `{{ row.label }}`."""
+
+    def getattr(self, obj: Any, attribute: str) -> Any:
+        if type(obj) is dict and attribute in obj:
+            return obj[attribute]
+        return super().getattr(obj, attribute)
+
+
 @cache
 def environment() -> Environment:
     """One environment per process: templates are compiled once and cached by Jinja."""
-    return Environment(
+    return SiteEnvironment(
         loader=FileSystemLoader(TEMPLATES),
         autoescape=True,  # every value is escaped unless it is Markup (only chart JSON, escaped itself)
         undefined=StrictUndefined,  # a missing key is an error, never an empty string on a page
