@@ -7,7 +7,9 @@ from functools import cache
 from pathlib import Path
 
 from qa.auth import hash_password
+from qa.draws import run_draw
 from qa.models import User
+from qa.sampling import SamplingPlan
 
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "lea": "lea-password", "root": "root-password"}
 ROLES = {"alice": "shopper", "bob": "shopper", "lea": "qa_lead", "root": "admin"}
@@ -49,18 +51,9 @@ def populate(store, data_dir: Path) -> None:
     recording = data_dir / "recordings" / "call-0001.wav"
     recording.parent.mkdir(parents=True, exist_ok=True)
     recording.write_bytes(_silence_wav())
-    store.save_draw(
-        {
-            "id": "draw-1",
-            "plan": {"note": "test"},
-            "seed": 1,
-            "frame_hash": "x",
-            "created_at": now,
-            "created_by": "lea",
-            "selected": [CALL["id"]],
-        },
-        [{"draw_id": "draw-1", "interaction_id": CALL["id"], "employee_id": CALL["employee_id"], "evaluator": "lea"}],
-    )
+    # The call is drawn for Paul and assigned to Lea by a real, recorded draw.
+    plan = SamplingPlan(period="2026-11", quota=1, employees=("emp-paul",), evaluators=("lea",))
+    run_draw(store, plan, seed=1, by="lea", clock=lambda: now)
 
 
 def _silence_wav(seconds: float = 0.5, rate: int = 8000) -> bytes:

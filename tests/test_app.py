@@ -335,3 +335,14 @@ def test_publish_builds_the_site_with_a_progress_bar(world, tmp_path):
     at.button(key="publish_build").click().run()
     assert not at.exception and not at.error
     assert at.success and (tmp_path / "site").is_dir()
+
+
+def test_sampling_page_follows_verifies_and_refuses_a_second_draw(world):
+    at = app("lea", "sampling.py")
+    assert [m.value for m in at.metric] == ["1", "1", "0"]  # drawn, assigned, evaluated
+    at.button(key="sampling_verify").click().run()
+    assert at.success[0].value == t("ui.sampling.verified", id=at.selectbox(key="sampling_pick").value)
+    at.selectbox(key="sampling_period").set_value("2026-11")
+    at.button(key="FormSubmitter:sampling_plan-" + t("ui.sampling.draw")).click().run()
+    assert not at.exception
+    assert at.error[0].value.startswith("2026-11 a déjà le tirage")
