@@ -24,7 +24,8 @@ def correct(evaluation_id: str) -> None:
 
 
 st.header(t("ui.mine.title"))
-mine = evaluations.visible_evaluations(page.store, page.actor, mine=True)
+# Returned evaluations first: they are the ones waiting for this user.
+mine = sorted(evaluations.visible_evaluations(page.store, page.actor, mine=True), key=lambda e: e.status != "returned")
 asked = st.query_params.get("id")
 chosen = None
 if asked:
@@ -42,7 +43,14 @@ if chosen is None:
         st.warning(t("ui.mine.returned", n=len(returned)))
     st.dataframe(view.table(page, mine), hide_index=True, width="stretch")
     labels = {e.id: f"{view.when(e.started_at)} · {t('status.' + e.status)} · {e.id}" for e in mine}
-    picked = st.selectbox(t("ui.mine.open"), list(labels), format_func=labels.get, index=None, key="mine_pick")
+    picked = st.selectbox(
+        t("ui.mine.open"),
+        list(labels),
+        format_func=labels.get,
+        index=None,
+        key="mine_pick",
+        placeholder=t("ui.form.employee_placeholder"),
+    )
     if picked:
         chosen = evaluations.open_evaluation(page.store, page.actor, picked)
 if chosen is not None:

@@ -43,7 +43,14 @@ if not waiting:
 st.caption(t("ui.review.count", n=len(waiting)))
 st.dataframe(view.table(page, waiting), hide_index=True, width="stretch")
 labels = {e.id: f"{view.when(e.started_at)} · {e.evaluator} · {e.id}" for e in waiting}
-picked = st.selectbox(t("ui.review.open"), list(labels), format_func=labels.get, index=None, key="review_pick")
+picked = st.selectbox(
+    t("ui.review.open"),
+    list(labels),
+    format_func=labels.get,
+    index=None,
+    key="review_pick",
+    placeholder=t("ui.form.employee_placeholder"),
+)
 if picked:
     chosen = evaluations.open_evaluation(page.store, page.actor, picked)
     view.show(page, chosen)
