@@ -24,8 +24,13 @@ def correct(evaluation_id: str) -> None:
 
 
 st.header(t("ui.mine.title"))
-# Returned evaluations first: they are the ones waiting for this user.
-mine = sorted(evaluations.visible_evaluations(page.store, page.actor, mine=True), key=lambda e: e.status != "returned")
+everything = st.toggle(t("ui.mine.all"), key="mine_all", help=t("ui.mine.all_help"))
+found = (
+    evaluations.visible_evaluations(page.store, page.actor, mine=True)
+    if everything
+    else evaluations.recent_evaluations(page.store, page.actor)
+)
+mine = sorted(found, key=lambda e: e.status != "returned")  # returned first: they wait for this user
 asked = st.query_params.get("id")
 chosen = None
 if asked:

@@ -23,6 +23,9 @@ def decide(action: str, evaluation_id: str) -> None:
             evaluations.approve(session.store(), actor, evaluation_id)
         else:
             comment = st.session_state.get("return_comment", "")
+            if not comment.strip():
+                st.session_state[FLASH] = ("error", t("ui.review.comment_required"))
+                return
             evaluations.return_to_evaluator(session.store(), actor, evaluation_id, comment)
             st.session_state["return_comment"] = ""
     except QAError as error:

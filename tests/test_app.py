@@ -296,6 +296,9 @@ def test_review_approves_and_returns_with_a_comment_the_evaluator_then_corrects(
     at = app("lea", "review.py")
     at.selectbox(key="review_pick").set_value(second).run()
     assert "<script>alert('x')</script>" in [x.value for x in at.text]  # st.text: shown as text, never HTML
+    at.button(key="return_eval").click().run()  # returning needs a comment
+    assert [e.value for e in at.error] == [t("ui.review.comment_required")]
+    at.selectbox(key="review_pick").set_value(second).run()
     at.text_area(key="return_comment").input("Le <i>scénario</i> manque").run()
     at.button(key="return_eval").click().run()
     assert at.success[0].value == t("ui.review.done_return", id=second)
