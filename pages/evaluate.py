@@ -56,7 +56,6 @@ def _call_from_input() -> None:
 
 
 def chooser() -> None:
-    st.header(t("ui.evaluate.title"))
     if st.session_state.get(draft.SAVE_ERROR):
         st.error(st.session_state.pop(draft.SAVE_ERROR))
     drafts = evaluations.drafts(page.store, page.actor)
@@ -154,6 +153,7 @@ if state is None and not st.session_state.get(AUTO_RESUMED):
         state = evaluations.resume(page.store, page.actor, latest[0].key)
         draft.open_draft(state, t("ui.evaluate.resumed", when=when(latest[0].updated_at)))
 if state is None:
+    st.header(t("ui.evaluate.title"))
     if draft.RESULT in st.session_state:
         result()
     chooser()

@@ -158,6 +158,8 @@ def test_a_shopper_scores_a_whole_visit_on_a_tablet(server, tablet):
     shot("send")
     page.locator(".st-key-submit button").dblclick()  # a double tap
     expect()(page.get_by_text(re.compile(r"Évaluation envoyée : \d+ %"))).to_be_visible()
+    expect()(page.locator(".st-key-new_visit button")).to_be_visible()  # back to the list, ready for the next visit
+    expect()(page.locator(".st-key-submit")).to_have_count(0)
     shot("submitted")
 
     store = Store.open(server.data_dir)
