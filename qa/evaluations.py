@@ -22,7 +22,7 @@ from typing import Any
 from qa.auth import Actor, can_read_evaluation, require
 from qa.errors import AnswerError, NotFound, PermissionDenied, QAError
 from qa.evaluation_checks import parse_moment, problems, with_measured
-from qa.models import Assignment, AuditEntry, Draft, Employee, Evaluation, Interaction
+from qa.models import Assignment, AuditEntry, Draft, Employee, Evaluation, Interaction, validated
 from qa.scorecard_model import Scorecard
 from qa.scorecards import LoadedScorecard
 from qa.scoring import score
@@ -255,7 +255,7 @@ def submit(store, actor: Actor, loaded: LoadedScorecard, state: dict[str, Any], 
     now = clock()
     answers = {c.id: state["answers"][c.id] for c in loaded.card.criteria()}
     photos = [p for p in state.get("photos") or [] if p.startswith(f"photos/{evaluation_id}/")]
-    record = {
+    record: dict[str, Any] = {
         "scorecard_id": loaded.id,
         "scorecard_version": loaded.version,
         "visit": with_measured(loaded.card, state.get("context") or {}),
@@ -275,14 +275,17 @@ def submit(store, actor: Actor, loaded: LoadedScorecard, state: dict[str, Any], 
         )
     else:
         evaluation = store.submit_evaluation(
-            Evaluation(
-                id=evaluation_id,
-                evaluator=actor.name,
-                employee_id=employee,
-                interaction_id=state.get("interaction_id"),
-                channel=state["channel"],
-                started_at=_started_at(loaded, state, store),
-                **record,
+            validated(
+                Evaluation,
+                {
+                    "id": evaluation_id,
+                    "evaluator": actor.name,
+                    "employee_id": employee,
+                    "interaction_id": state.get("interaction_id"),
+                    "channel": state["channel"],
+                    "started_at": _started_at(loaded, state, store),
+                    **record,
+                },
             )
         )
     _close_assignment(store, actor, state, evaluation_id)
