@@ -1,8 +1,9 @@
 """Store figures at 1k, 10k and 100k evaluations (1,000 employees, 10 interactions per evaluation).
 
 Each level builds a fresh data folder in bulk (add_interactions, import_evaluations), then measures
-opening it, single durable submits on top of it, one employee's evaluations and a month's.
-"cold" = the first call after opening (files parsed and validated); "warm" = later calls (cache).
+opening it, single durable submits on top of it, one employee's evaluations and a month's, then
+whole-table reads in a freshly opened store (iter_evaluations, evaluation_rows, interactions_in,
+interaction_frame). "cold" = the first call after opening (files parsed); "warm" = later calls (cache).
 Daily automatic backups are off while measuring; their cost is measured on its own at the end.
 Targets at 100k evaluations / 1M interactions: open <= 2 s, submit p95 <= 20 ms, employee <= 10 ms,
 month <= 200 ms.   Usage: python bench/store.py [LEVEL ...]   (default: 1000 10000 100000)
@@ -51,8 +52,38 @@ def interactions(n: int, rng: random.Random) -> list[dict]:
     ]
 
 
+BEHAVIOURS = ("courtesy", "listening", "empathy", "solution")
+
+
+def _snapshot(answers: dict, rng: random.Random) -> dict:
+    """A score snapshot shaped like qa.scoring's: sections with behaviours, one result per criterion."""
+    criteria = {
+        key: {
+            "id": key,
+            "section": BEHAVIOURS[j % 4],
+            "value": value,
+            "fraction": None if value == "na" else 1.0,
+            "passed": None if value == "na" else value not in ("no", 1, 2),
+            "weight": 1.0,
+            "critical": j == 0,
+        }
+        for j, (key, value) in enumerate(answers.items())
+    }
+    return {
+        "overall": round(rng.random() * 100, 1),
+        "band": "good",
+        "critical_failed": False,
+        "critical_failures": [],
+        "complete": True,
+        "sections": {
+            b: {"id": b, "behaviour": b, "score": round(rng.random() * 100, 1), "answered": 8} for b in BEHAVIOURS
+        },
+        "criteria": criteria,
+    }
+
+
 def evaluation(i: int, rng: random.Random, started_at: str | None = None, prefix: str = "ev") -> dict:
-    """About 1.4 KB of JSON, like a real phone-call evaluation."""
+    """About 5 KB of JSON, like a real phone-call evaluation (the score snapshot is most of it)."""
     answers = {f"c{j:02d}": rng.choice(ANSWERS) for j in range(32)}
     return {
         "id": f"{prefix}-{i:08d}",
@@ -73,13 +104,8 @@ def evaluation(i: int, rng: random.Random, started_at: str | None = None, prefix
             "improve": "Reformuler la demande, proposer un rendez-vous, conclure par une synthèse",
         },
         "photos": [],
-        "status": "submitted",
-        "score": {
-            "overall": round(rng.random() * 100, 1),
-            "band": "good",
-            "critical_failed": False,
-            "sections": {f"s{k}": round(rng.random() * 100, 1) for k in range(6)},
-        },
+        "status": "approved" if i % 5 else "submitted",
+        "score": _snapshot(answers, rng),
     }
 
 
@@ -111,7 +137,12 @@ def level(n: int, root: Path) -> list[tuple[str, str, str]]:
     calls = interactions(n * 10, rng)
     t, added = timed(store.add_interactions, calls)
     rows.append((f"add_interactions ({added:,} in bulk)", f"{t:8.2f} s ", ""))
-    del calls
+    t, added = timed(store.add_interactions, calls)
+    rows.append((f"add_interactions again ({added:,} added)", f"{t:8.2f} s ", "small"))
+    moved = [{**c, "started_at": "2026-06-01T10:00:00+02:00"} for c in calls[:1000]]
+    t, added = timed(store.add_interactions, moved)
+    rows.append((f"the same ids in another month ({added:,} added)", ms(t), "0 added"))
+    del calls, moved
     evs = [evaluation(i, rng) for i in range(n)]
     t, added = timed(partial(store.import_evaluations, by="bench"), evs)
     rows.append((f"import_evaluations ({added:,} in bulk)", f"{t:8.2f} s ", ""))
@@ -124,6 +155,7 @@ def level(n: int, root: Path) -> list[tuple[str, str, str]]:
     submits = []
     for i in range(200):
         ev = evaluation(i, rng, started_at=f"2025-12-{rng.randrange(1, 29):02d}T10:00:00+01:00", prefix="new")
+        ev["status"] = "submitted"
         t0 = time.perf_counter()
         store.submit_evaluation(ev)
         submits.append(time.perf_counter() - t0)
@@ -149,9 +181,48 @@ def level(n: int, root: Path) -> list[tuple[str, str, str]]:
 
     t, _ = timed(store.backup)
     rows.append(("backup, the first (copies everything)", ms(t), ""))
-    store.submit_evaluation(evaluation(n, rng, prefix="last"))
+    store.submit_evaluation({**evaluation(n, rng, prefix="last"), "status": "submitted"})
     t, _ = timed(store.backup)
     rows.append(("backup, the next (copies changed files)", ms(t), ""))
+    store.close()
+    return rows + whole_table_reads(data, n)
+
+
+def cpu(fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """Wall and CPU seconds of one call (CPU time does not grow with the machine's load)."""
+    t0, c0 = time.perf_counter(), time.process_time()
+    result = fn(*args, **kwargs)
+    return time.perf_counter() - t0, time.process_time() - c0, result
+
+
+def seconds(wall: float, cpu_s: float) -> str:
+    return f"{wall:6.2f} s (cpu {cpu_s:5.2f} s)"
+
+
+def whole_table_reads(data: Path, n: int) -> list[tuple[str, str, str]]:
+    """Whole-table reads in a freshly opened store: the first call (cold) and the next (warm)."""
+    rows: list[tuple[str, str, str]] = []
+    store = Store.open(data, backup_every=None)
+    year = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+    if hasattr(store, "count_evaluations"):
+        wall, c, count = cpu(store.count_evaluations, status="approved")
+        rows.append((f"count_evaluations(approved) ({count:,})", seconds(wall, c), "<= 0.2 s"))
+    for label in ("cold", "warm"):
+        wall, c, count = cpu(lambda: sum(1 for _ in store.iter_evaluations()))
+        rows.append((f"iter_evaluations ({count:,}), {label}", seconds(wall, c), ""))
+    if hasattr(store, "evaluation_rows"):
+        for label in ("cold", "warm"):
+            wall, c, frame = cpu(store.evaluation_rows, criteria=True)
+            rows.append((f"evaluation_rows ({len(frame):,} x {frame.shape[1]}), {label}", seconds(wall, c), ""))
+    wall, c, found = cpu(store.interactions_in, *year)
+    rows.append((f"interactions_in, a year ({len(found):,})", seconds(wall, c), ""))
+    del found
+    if hasattr(store, "interaction_frame"):
+        store.close()
+        store = Store.open(data, backup_every=None)
+        for label in ("cold", "warm"):
+            wall, c, frame = cpu(store.interaction_frame, *year)
+            rows.append((f"interaction_frame, a year ({len(frame):,}), {label}", seconds(wall, c), "<= 2 s cold"))
     store.close()
     return rows
 

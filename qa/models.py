@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Literal, TypeVar, get_args
 
 from pydantic import (
     AwareDatetime,
@@ -297,3 +298,54 @@ def validated_many(model: type[R], items: Iterable[R | Mapping[str, Any]]) -> li
 def dump_many(model: type[R], records: list[R]) -> list[dict[str, Any]]:
     """JSON-ready dicts of many records at once (much faster than one model_dump each)."""
     return _adapter(model).dump_python(records, mode="json")
+
+
+_DATETIME_FIELDS: dict[type[Record], tuple[tuple[str, ...], dict[str, Any]]] = {}
+
+
+def _trusted_plan(model: type[Record]) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """The model's datetime fields, and the fields with a default (how documents become records)."""
+    if model not in _DATETIME_FIELDS:
+        timed = tuple(
+            name
+            for name, info in model.model_fields.items()
+            if info.annotation is AwareDatetime or AwareDatetime in get_args(info.annotation)
+        )
+        optional = {name: info for name, info in model.model_fields.items() if not info.is_required()}
+        _DATETIME_FIELDS[model] = (timed, optional)
+    return _DATETIME_FIELDS[model]
+
+
+def trusted_many(model: type[R], docs: Iterable[Mapping[str, Any]], *, shared: bool = True) -> list[R]:
+    """Records built from documents the store wrote itself, without validating them again.
+
+    For bulk reads of checked files (CRC) whose documents were validated and dumped by
+    `dump_many` when written: only the timestamps are converted back (`datetime.fromisoformat`).
+    When the documents are `shared` (kept by a cache that is written back), each top-level dict
+    or list is copied, as validation would; deeper values are shared, as validation shares them
+    (records are frozen: treat them as read-only). About 3-4x cheaper than `validated_many`.
+    """
+    timed, optional = _trusted_plan(model)
+    n_fields = len(model.model_fields)
+    parse, new, setattr_ = datetime.fromisoformat, model.__new__, object.__setattr__
+    out: list[R] = []
+    for doc in docs:
+        if shared:
+            values = {k: v.copy() if v.__class__ is dict or v.__class__ is list else v for k, v in doc.items()}
+        else:
+            values = dict(doc)
+        for name in timed:
+            value = values.get(name)
+            if value.__class__ is str:
+                values[name] = parse(value)
+        if len(values) != n_fields:  # written by an older version: fill in the defaults
+            for name, info in optional.items():
+                if name not in values:
+                    values[name] = info.get_default(call_default_factory=True)
+        record = new(model)
+        setattr_(record, "__dict__", values)
+        setattr_(record, "__pydantic_fields_set__", set(values))
+        setattr_(record, "__pydantic_extra__", None)
+        setattr_(record, "__pydantic_private__", None)
+        out.append(record)
+    return out

@@ -3,8 +3,13 @@
 A partition is one file such as `evaluations/2025-05/e07.json`. Its TinyDB tables are keyed by our
 own stable string ids (not TinyDB's counters, which collide between processes). Writes inside
 `Partition.transaction()` reach the file as a single atomic write, so an evaluation and its audit
-entry are saved together or not at all. Reads return validated, frozen records cached until the
-file changes; `Partitions` keeps the recently used ones within a memory budget.
+entry are saved together or not at all. Reads return frozen records cached until the file changes
+(a single record is validated again; whole tables, from files checked by their CRC, are rebuilt
+without validation: see `models.trusted_many`). `Partition.view` caches what a bulk reader
+derives from the file (columns, a few fields per record), far smaller than the records.
+`Partitions` keeps the recently used files within a memory budget, dropping parsed files before
+views, and a scan (`Partition.scan`) reads files it has no room for without caching them, so a
+whole-table read never evicts what the app was using.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ import os
 import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -26,7 +31,7 @@ from tinydb.middlewares import Middleware
 from tinydb.table import Document, Table
 
 from qa.errors import InvalidRecord, UnreadableFile
-from qa.models import Record, validated_many
+from qa.models import Record, trusted_many, validated_many
 from qa.storage import PartitionStorage, Summariser, Tables, WriteBatch
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
@@ -170,11 +175,13 @@ class Partition:
         self._mw: TransactionMiddleware | None = None
         self._db: PartitionDB | None = None
         self._forget_records(None)
+        self._views: dict[str, tuple[str, Any, int]] = {}  # key -> (file token, value, bytes)
 
     def _forget_records(self, token: str | None) -> None:
         self._records: dict[str, dict[str, Record]] = {}  # table -> some or all of its records
         self._complete: set[str] = set()  # tables whose records are all in _records
         self._indexes: dict[tuple[str, str], dict[Any, list[Record]]] = {}
+        self._sorted: dict[tuple[str, Any], list[Record]] = {}  # (table, sort key) -> all its records
         self._records_token = token
 
     def _middleware(self, create: bool) -> TransactionMiddleware | None:
@@ -187,7 +194,41 @@ class Partition:
 
     @property
     def cached_bytes(self) -> int:
+        return self.parsed_bytes + self.view_bytes
+
+    @property
+    def parsed_bytes(self) -> int:
+        """Bytes of the parsed file kept in memory (its records come on top)."""
         return self._mw.inner.cached_bytes if self._mw else 0
+
+    @property
+    def view_bytes(self) -> int:
+        return sum(size for _, _, size in self._views.values())
+
+    @property
+    def is_parsed(self) -> bool:
+        """Whether the file's tables are in memory and current."""
+        if self._mw is None:
+            return False
+        token = self._mw.inner.token
+        return token is not None and token == self._mw.inner.peek_token()
+
+    def peek_token(self) -> str | None:
+        """The token of the file as it is now (None: no file, or a storage without tokens)."""
+        mw = self._middleware(create=False)
+        return mw.inner.peek_token() if mw else None
+
+    def file_size(self) -> int:
+        try:
+            return self.path.stat().st_size
+        except FileNotFoundError:
+            return 0
+
+    def shed(self) -> None:
+        """Drop the parsed file and its records, keep the views and the header's summary."""
+        if self._mw is not None:
+            self._mw.inner.drop_tables()
+        self._forget_records(None)
 
     def _tables(self) -> Tables:
         """The file's current state; drops the record cache if the file changed."""
@@ -222,12 +263,79 @@ class Partition:
         return cache
 
     def records(self, table: str) -> dict[str, Record]:
-        """Every record of the table, validated; cached until the file changes."""
+        """Every record of the table (rebuilt without validation); cached until the file changes."""
         raw = self._tables().get(table, {})
         if table not in self._complete:
-            self._validate(table, raw, list(raw))
+            self._rebuild(table, raw, list(raw))
             self._complete.add(table)
         return self._records.get(table, {})
+
+    def _rebuild(self, table: str, raw: Mapping[str, Any], keys: list[str]) -> dict[str, Record]:
+        """Cache the records of `keys` (from checked files: rebuilt without validation)."""
+        cache = self._records.setdefault(table, {})
+        missing = [key for key in keys if key not in cache]
+        if missing:
+            with paused_gc():
+                records = trusted_many(self.kind.tables[table], [raw[key] for key in missing])
+            cache.update(zip(missing, records, strict=True))
+        return cache
+
+    def scan(
+        self, table: str, keep: bool, match: tuple[str, Any] | None = None, order: Callable[[Any], Any] | None = None
+    ) -> list[Record]:
+        """The table's records (those whose field `match[0]` equals `match[1]`), for a bulk read,
+        sorted by `order` (else in file order).
+
+        With `keep`, the file and all its records stay cached as with `records`, and so does the
+        sorted list; without, a file not cached already is read and rebuilt without caching.
+        """
+        if keep or self.is_parsed:
+            self.records(table)
+            memo = (table, order)
+            ordered = self._sorted.get(memo)
+            if ordered is None:
+                ordered = list(self._records[table].values())
+                if order is not None:
+                    ordered.sort(key=order)
+                self._sorted[memo] = ordered
+            if match is None:
+                return list(ordered)
+            name, value = match
+            return [r for r in ordered if getattr(r, name) == value]
+        mw = self._middleware(create=False)
+        if mw is None:
+            return []
+        with paused_gc():
+            docs = list(((mw.inner.read_uncached() or {}).get(table) or {}).values())
+            if match is not None:
+                docs = [d for d in docs if d.get(match[0]) == match[1]]
+            records = trusted_many(self.kind.tables[table], docs, shared=False)
+        if order is not None:
+            records.sort(key=order)
+        return records
+
+    def view(self, key: str, build: Callable[[bytes | memoryview], tuple[Any, int]]) -> Any:
+        """What `build` derives from the file's body (JSON bytes), cached until the file changes.
+
+        `build` returns the value and its approximate size in bytes (counted in the budget). The
+        body is read and checked (CRC) without parsing it into the cache. None if no file.
+        """
+        mw = self._middleware(create=False)
+        if mw is None:
+            return None
+        hit = self._views.get(key)
+        if hit is not None and hit[0] == mw.inner.peek_token():
+            return hit[1]
+        got = mw.inner.read_body()
+        if got is None:
+            self._views.pop(key, None)
+            return None
+        token, body = got
+        with paused_gc():
+            value, size = build(body)
+        if token is not None:
+            self._views[key] = (token, value, size)
+        return value
 
     def record(self, table: str, key: str) -> Record | None:
         """One record (validating only that one when the table is not cached)."""
@@ -291,6 +399,7 @@ class Partition:
             self._db.close()
         self._mw = self._db = None
         self._forget_records(None)
+        self._views = {}
 
 
 def insert_documents(table: Table, docs: Mapping[str, dict[str, Any]]) -> None:
@@ -361,16 +470,29 @@ class Partitions:
         with entries:
             return sorted(e.name for e in entries if MONTH.match(e.name) and e.is_dir())
 
+    def room(self) -> int:
+        """Bytes left in the budget."""
+        return self.budget_bytes - sum(part.cached_bytes for part in self._open.values())
+
     def evict(self, every: int = 1) -> None:
-        """Forget least recently used partitions until the cache fits its budget.
+        """Drop least recently used parsed files, then views, until the cache fits its budget.
 
         Loops over many partitions pass `every` > 1 to check only every so often (the check
-        sums over all open partitions).
+        sums over all open partitions). The most recently used partition is always kept.
         """
         self._calls += 1
         if self._calls % every:
             return
         total = sum(part.cached_bytes for part in self._open.values())
+        if total <= self.budget_bytes:
+            return
+        for part in list(self._open.values())[:-1]:
+            if total <= self.budget_bytes:
+                return
+            parsed = part.parsed_bytes
+            if parsed:
+                part.shed()
+                total -= parsed - part.parsed_bytes
         while total > self.budget_bytes and len(self._open) > 1:
             _, part = self._open.popitem(last=False)
             total -= part.cached_bytes

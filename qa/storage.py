@@ -51,6 +51,9 @@ class PartitionStorage(Protocol):
     def write(self, data: Tables) -> None: ...
     def summary(self) -> dict[str, Any] | None: ...
     def peek_token(self) -> str | None: ...
+    def read_uncached(self) -> Tables | None: ...
+    def read_body(self) -> tuple[str | None, bytes | memoryview] | None: ...
+    def drop_tables(self) -> None: ...
     def forget(self) -> None: ...
     def close(self) -> None: ...
 
@@ -135,17 +138,32 @@ def parse_header(line: bytes, path: Path) -> dict[str, Any]:
     return header
 
 
-def decode(data: bytes, path: Path) -> tuple[dict[str, Any], Tables]:
-    """Header and tables of a whole store file, checked against the header's length and CRC."""
+def split(data: bytes, path: Path) -> tuple[dict[str, Any], memoryview]:
+    """Header and body of a whole store file, the body checked against the header's length and CRC.
+
+    The body is a view into `data`, not a copy (files are megabytes; copying them twice cost a
+    third of a bulk read).
+    """
     if not data:
         raise UnreadableFile(str(path), "the file is empty")
-    line, _, body = data.partition(b"\n")
-    header = parse_header(line, path)
-    body = body.rstrip(b"\n")
+    newline = data.find(b"\n")
+    if newline < 0:
+        newline = len(data)
+    header = parse_header(data[:newline], path)
+    end = len(data)
+    while end > newline + 1 and data[end - 1] == 10:  # trailing newlines
+        end -= 1
+    body = memoryview(data)[newline + 1 : end]
     if len(body) != header.get("length"):
         raise UnreadableFile(str(path), f"truncated ({len(body)} of {header.get('length')} bytes)")
     if zlib.crc32(body) != header.get("crc32"):
         raise UnreadableFile(str(path), "checksum mismatch (the file was damaged or edited)")
+    return header, body
+
+
+def decode(data: bytes, path: Path) -> tuple[dict[str, Any], Tables]:
+    """Header and tables of a whole store file, checked against the header's length and CRC."""
+    header, body = split(data, path)
     try:
         tables = orjson.loads(body)
     except orjson.JSONDecodeError as error:
@@ -206,6 +224,32 @@ class DurableJSONStorage(Storage):
         self.token, self._tables, self._body_bytes = _token_of(data), tables, len(data)
         self._summary, self._summary_token = header.get("summary") or {}, self.token
         return dict(tables)
+
+    def read_uncached(self) -> Tables | None:
+        """The file's tables without keeping them (a scan must not evict what others use)."""
+        peeked = self._peek()
+        if peeked is None:
+            return None
+        handle, token = peeked
+        with handle:
+            if token is not None and token == self.token and self._tables is not None:
+                return dict(self._tables)
+            handle.seek(0)
+            data = handle.read()
+        return decode(data, self.path)[1]
+
+    def read_body(self) -> tuple[str | None, bytes | memoryview] | None:
+        """The file's token and checked body (JSON bytes of its tables), for bulk decoders."""
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return _token_of(data), split(data, self.path)[1]
+
+    def drop_tables(self) -> None:
+        """Drop the parsed tables but keep the header's summary (ids, statuses) cached."""
+        self.token = self._tables = None
+        self._body_bytes = 0
 
     def encode(self, data: Tables) -> tuple[str, dict[str, Any], bytes]:
         """A new token, the summary and the file's bytes for `data`."""
@@ -349,6 +393,19 @@ class ReferenceJSONStorage(JSONStorage):
 
     def peek_token(self) -> str | None:
         return None
+
+    def read_uncached(self) -> Tables | None:
+        return self.read()
+
+    def read_body(self) -> tuple[str | None, bytes | memoryview] | None:
+        try:
+            data = self.path.read_bytes()
+        except FileNotFoundError:
+            return None
+        return None, data.strip() or b"{}"
+
+    def drop_tables(self) -> None:
+        pass
 
     def forget(self) -> None:
         pass

@@ -4,7 +4,9 @@
 
 It is the only way into the data (TinyDB is used by qa/storage.py and qa/partitions.py under it).
 The class is built in layers: qa/store_core.py (opening, locks, caches, migration, backups) ->
-qa/store_evaluations.py (evaluations and their audit log) -> Store here (the other tables).
+qa/store_evaluations.py (evaluations and their audit log) -> qa/store_interactions.py
+(interactions) -> Store here (the other tables). Whole-table reads have columnar fast paths
+(`evaluation_rows`, `interaction_frame`, `count_evaluations`; see qa/store_columns.py).
 Every record is validated (qa/models.py) before it is written; every write is durable once the
 method returns; threads and processes may use the same folder at once (see qa/store_core.py).
 
@@ -29,10 +31,8 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import zlib
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any, cast
 
 import orjson
@@ -43,24 +43,15 @@ from qa.models import (
     Draft,
     Draw,
     Employee,
-    Interaction,
     ScorecardVersion,
     SiteToken,
     User,
-    dump_many,
     validated,
     validated_many,
 )
-from qa.partitions import (
-    Partition,
-    bucket,
-    insert_documents,
-    months_between,
-    paused_gc,
-    put_documents,
-)
-from qa.store_core import DRAFTS, DRAWS, EMPLOYEES, INTERACTIONS, SCORECARDS, SITE_TOKENS, USERS, by_time
-from qa.store_evaluations import EvaluationStore
+from qa.partitions import Partition, insert_documents, put_documents
+from qa.store_core import DRAFTS, DRAWS, EMPLOYEES, SCORECARDS, SITE_TOKENS, USERS
+from qa.store_interactions import InteractionStore
 
 
 @dataclass(frozen=True)
@@ -70,9 +61,9 @@ class UpsertCounts:
     unchanged: int
 
 
-class Store(EvaluationStore):
-    """Employees, users, interactions, draws, drafts, scorecard versions, tokens; and, from
-    EvaluationStore, evaluations and their audit log."""
+class Store(InteractionStore):
+    """Employees, users, draws, drafts, scorecard versions, tokens; and, from InteractionStore
+    and EvaluationStore, interactions, evaluations and their audit log."""
 
     # -- employees ------------------------------------------------------------------------------
 
@@ -140,66 +131,6 @@ class Store(EvaluationStore):
                 put_documents(tx.table("users"), {name: self._doc(record)})
                 tx.patch("users", record)
         return record
-
-    # -- interactions ---------------------------------------------------------------------------
-
-    def _interaction_name(self, month: str, interaction_id: str) -> str:
-        return f"interactions/{month}/i{bucket(interaction_id, self.layout['interaction_buckets']):02d}"
-
-    def add_interactions(self, interactions: Iterable[Interaction | Mapping[str, Any]]) -> int:
-        """Store new interactions; ids already stored (in the same month) are skipped. Returns
-        how many were added. All are validated first: one invalid record refuses the batch."""
-        buckets = self.layout["interaction_buckets"]
-        with paused_gc():
-            groups: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
-            for doc in dump_many(Interaction, validated_many(Interaction, interactions)):
-                key = doc["id"]  # the month is the start of the ISO time: YYYY-MM
-                groups.setdefault((doc["started_at"][:7], zlib.crc32(key.encode()) % buckets), {})[key] = doc
-            added = 0
-            with self._writing(), self._parts.batch_writes():
-                for month, number in sorted(groups):
-                    name = f"interactions/{month}/i{number:02d}"  # = self._interaction_name(...)
-                    part = self._part(name, INTERACTIONS)
-                    present = part.ids("interactions")
-                    new = {key: doc for key, doc in groups[month, number].items() if key not in present}
-                    if new:
-                        with part.transaction() as tx:
-                            tx.merge("interactions", new)
-                        added += len(new)
-                    self._parts.evict(every=16)
-        return added
-
-    def get_interaction(self, interaction_id: str) -> Interaction:
-        with self._reading():
-            for month in reversed(self._parts.months("interactions")):
-                part = self._part(self._interaction_name(month, interaction_id), INTERACTIONS)
-                if interaction_id in part.ids("interactions"):
-                    record = part.record("interactions", interaction_id)
-                    if record is not None:
-                        return cast(Interaction, record)
-        raise NotFound(f"no interaction {interaction_id!r}")
-
-    def interactions_in(
-        self, start: datetime, end: datetime, employee_ids: Collection[str] | None = None
-    ) -> list[Interaction]:
-        """Interactions with start <= started_at < end (of these employees), oldest first."""
-        if start.tzinfo is None or end.tzinfo is None:
-            raise StoreError("interactions_in needs timezone-aware start and end")
-        wanted = None if employee_ids is None else set(employee_ids)
-        low, high = start.timestamp(), end.timestamp()
-        out: list[Interaction] = []
-        with self._reading():
-            stored = set(self._parts.months("interactions"))
-            for month in months_between(start, end):
-                if month not in stored:
-                    continue
-                for name in self._parts.names(f"interactions/{month}"):
-                    for r in self._part(name, INTERACTIONS).records("interactions").values():
-                        r = cast(Interaction, r)
-                        if low <= r.started_at.timestamp() < high and (wanted is None or r.employee_id in wanted):
-                            out.append(r)
-                    self._parts.evict(every=8)
-        return by_time(out)
 
     # -- draws and assignments ------------------------------------------------------------------
 

@@ -77,13 +77,18 @@ SMALL_FILES = {"employees": EMPLOYEES, "users": USERS, "site_tokens": SITE_TOKEN
 R = TypeVar("R", bound=Record)
 
 
+def time_order(record: Any) -> tuple[float, str]:
+    """The sort key of `by_time` (one function object, so sorted lists can be cached by it)."""
+    return record.started_at.timestamp(), record.record_key()
+
+
 def by_time(records: list[R]) -> list[R]:
     """Sorted by started_at, then key.
 
     Timestamps, not datetimes: comparing datetimes of different offsets calls utcoffset() at
     every comparison, which made sorting a month of evaluations 20x slower.
     """
-    records.sort(key=lambda r: (getattr(r, "started_at").timestamp(), r.record_key()))  # noqa: B009
+    records.sort(key=time_order)
     return records
 
 
@@ -267,7 +272,8 @@ class StoreCore:
     # -- locking --------------------------------------------------------------------------------
 
     @contextmanager
-    def _reading(self) -> Iterator[None]:
+    def _reading(self, *, evict_every: int = 1) -> Iterator[None]:
+        """Hold the store's mutex for one read (loops over many files pass `evict_every` > 1)."""
         with self._mutex:
             self._check_open()
             self._depth += 1
@@ -278,7 +284,7 @@ class StoreCore:
             finally:
                 self._depth -= 1
                 if self._depth == 0:
-                    self._parts.evict()
+                    self._parts.evict(every=evict_every)
 
     @contextmanager
     def _writing(self) -> Iterator[None]:

@@ -1,0 +1,245 @@
+"""Bulk reads: evaluation rows, interaction frames and counts say what the records say, stay fresh."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pandas as pd
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa.errors import StoreError
+from qa.models import Evaluation
+from qa.store import Store
+from qa.store_columns import evaluation_block, evaluation_frame, to_frame
+from tests.store_support import PARIS_SUMMER, Clock, evaluation, interaction, open_store
+
+
+@pytest.fixture(params=["durable", "reference"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    store = open_store(tmp_path / "data", request.param)
+    yield store
+    store.close()
+
+
+def snapshot(overall: float, passed: list[bool | None]) -> dict[str, Any]:
+    return {
+        "overall": overall,
+        "band": "good" if overall >= 70 else "poor",
+        "critical_failed": passed[0] is False,
+        "sections": {
+            "welcome": {"id": "welcome", "behaviour": "courtesy", "score": overall - 5, "answered": 2},
+            "answer": {"id": "answer", "behaviour": "solution", "score": None, "answered": 0},
+        },
+        "criteria": {f"c{i}": {"id": f"c{i}", "passed": p, "weight": 1.0} for i, p in enumerate(passed)},
+    }
+
+
+def test_evaluation_rows_hold_what_the_records_hold(store: Store) -> None:
+    a = store.submit_evaluation(evaluation("emp-001", score=snapshot(80.0, [True, False, None])))
+    b = store.submit_evaluation(evaluation("emp-002", score=snapshot(55.5, [False, True, True])))
+    visit = evaluation("emp-003", interaction_id=None, visit={"site": "Lyon"}, channel="face_to_face")
+    visit["started_at"] = datetime(2025, 7, 1, 0, 30, tzinfo=PARIS_SUMMER)  # June 30 in UTC, July locally
+    c = store.submit_evaluation(visit)
+    store.update_evaluation(b.id, {"status": "approved"}, by="lea", action="approve")
+
+    rows = store.evaluation_rows(criteria=True)
+    assert list(rows["id"]) == [a.id, b.id, c.id]  # oldest first
+    first = rows.iloc[0]
+    assert (first["employee_id"], first["evaluator"], first["channel"], first["status"]) == (
+        "emp-001",
+        "shopper1",
+        "phone",
+        "submitted",
+    )
+    assert first["started_at"] == pd.Timestamp(a.started_at) and str(first["started_at"].tz) == "UTC"
+    assert first["submitted_at"] == pd.Timestamp(a.submitted_at)
+    assert (first["overall"], first["band"], first["critical_failed"]) == (80.0, "good", False)
+    assert first["behaviour.courtesy"] == 75.0 and first["section.welcome"] == 75.0
+    assert math.isnan(first["behaviour.solution"])  # a section without a score
+    assert [first["passed.c0"], first["passed.c1"], first["passed.c2"]] == [1, 0, -1]
+    assert rows.iloc[1]["critical_failed"] and rows.iloc[1]["passed.c0"] == 0
+    last = rows.iloc[2]
+    assert (last["month"], last["day"]) == ("2025-07", "2025-07-01")  # in its own offset
+    assert pd.isna(last["interaction_id"]) and last["overall"] == 87.5 and last["passed.c0"] == -1
+
+    assert list(store.evaluation_rows(status="approved")["id"]) == [b.id]
+    assert list(store.evaluation_rows(months=["2025-07"])["id"]) == [c.id]
+    assert not any(name.startswith("passed.") for name in store.evaluation_rows().columns)
+    assert store.evaluation_rows(status="disputed").empty
+    assert list(store.evaluation_rows(status="disputed").columns)[:3] == ["id", "scorecard_id", "scorecard_version"]
+    with pytest.raises(StoreError, match="YYYY-MM"):
+        store.evaluation_rows(months=["July"])
+
+
+def test_bulk_reads_see_every_write_of_another_process(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = open_store(data)
+    ev = store.submit_evaluation(evaluation())
+    store.add_interactions([interaction(1)])
+    assert store.evaluation_rows()["status"].tolist() == ["submitted"]  # now cached here
+    year = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+    assert len(store.interaction_frame(*year)) == 1
+    other = Store(data.resolve(), storage="durable", clock=Clock(), cache_mb=64, lock_timeout=5,
+                  backup_every=None, keep_backups=7)  # fmt: skip
+    other.update_evaluation(ev.id, {"status": "approved"}, by="lea", action="approve")
+    other.add_interactions([interaction(2)])
+    assert store.evaluation_rows()["status"].tolist() == ["approved"]
+    assert [e.status for e in store.iter_evaluations()] == ["approved"]
+    assert sorted(store.interaction_frame(*year)["id"]) == ["call-000001", "call-000002"]
+    other.close()
+    store.close()
+
+
+def test_interaction_frame_equals_interactions_in(store: Store) -> None:
+    june_local = interaction(1, started_at=datetime(2025, 6, 1, 0, 30, tzinfo=PARIS_SUMMER))  # May 31 in UTC
+    store.add_interactions(
+        [june_local, interaction(2, "emp-002", duration_seconds=None), interaction(3, "emp-003", recording="r/3.mp3")]
+    )
+    for start, end, who in [
+        (datetime(2025, 5, 1, tzinfo=UTC), datetime(2025, 6, 1, tzinfo=UTC), None),
+        (datetime(2025, 5, 3, 7, 1, tzinfo=UTC), datetime(2025, 5, 3, 7, 3, tzinfo=UTC), None),  # bounds: [start, end)
+        (datetime(2025, 4, 1, tzinfo=UTC), datetime(2025, 8, 1, tzinfo=UTC), ["emp-002", "emp-009"]),
+        (datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 2, 1, tzinfo=UTC), None),
+    ]:
+        records = store.interactions_in(start, end, who)
+        frame = store.interaction_frame(start, end, who).sort_values("started_at", ignore_index=True)
+        assert list(frame["id"]) == [r.id for r in records]
+        assert list(frame["employee_id"]) == [r.employee_id for r in records]
+        assert list(frame["started_at"]) == [pd.Timestamp(r.started_at) for r in records]
+        assert [None if math.isnan(d) else d for d in frame["duration_seconds"]] == [
+            r.duration_seconds for r in records
+        ]
+        assert list(frame["has_recording"]) == [bool(r.recording) for r in records]
+        assert list(frame.columns) == [
+            "id",
+            "employee_id",
+            "channel",
+            "started_at",
+            "duration_seconds",
+            "has_recording",
+        ]
+    with pytest.raises(StoreError, match="timezone"):
+        store.interaction_frame(datetime(2025, 5, 1), datetime(2025, 6, 1))
+
+
+def test_a_scan_past_the_cache_budget_reads_the_same_records(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "data", cache_mb=1)
+    base = datetime(2025, 1, 5, 10, tzinfo=UTC)
+    padding = {f"q{i}": "x" * 200 for i in range(60)}  # ~12 KB each: a few hundred KB a file
+    docs = [
+        evaluation(f"emp-00{i % 3 + 1}", started_at=base + timedelta(days=i % 360, minutes=i), comments=padding)
+        for i in range(400)
+    ]
+    store.import_evaluations(docs, by="test")
+    scanned = [list(store.iter_evaluations()) for _ in range(2)]  # the second with some files cached
+    assert [e.id for e in scanned[0]] == [e.id for e in scanned[1]] and len(scanned[0]) == 400
+    assert store._parts.room() >= 0  # the scan stayed within the budget
+    for record in scanned[1][::37]:
+        assert record == store.get_evaluation(record.id)  # rebuilt records equal validated ones
+        assert record.model_dump(mode="json") == Evaluation.model_validate(record.model_dump()).model_dump(mode="json")
+    assert [e.id for e in store.iter_evaluations(status="submitted")][:3] == [e.id for e in scanned[0][:3]]
+    store.close()
+
+
+def test_changing_a_rebuilt_record_in_memory_never_reaches_the_file(tmp_path: Path) -> None:
+    store = open_store(tmp_path / "data")
+    a, b = (store.submit_evaluation(evaluation("emp-001")) for _ in range(2))  # the same file
+    careless = next(e for e in store.iter_evaluations() if e.id == a.id)
+    careless.answers["greeting"] = "changed by a careless caller"
+    store.update_evaluation(b.id, {"comments": {"x": "y"}}, by="lea", action="comment")  # rewrites the file
+    store.close()
+    with Store.open(tmp_path / "data") as fresh:
+        assert fresh.get_evaluation(a.id).answers["greeting"] == "yes"
+
+
+score_values = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(-5, 105),
+    st.floats(allow_nan=False, allow_infinity=False, width=32),
+    st.text(max_size=3),
+)
+sections = st.dictionaries(
+    st.sampled_from(["a", "b", "c"]),
+    st.one_of(
+        st.fixed_dictionaries({"behaviour": st.sampled_from(["courtesy", "empathy"]), "score": score_values}),
+        score_values,
+    ),
+    max_size=3,
+)
+criteria = st.dictionaries(
+    st.sampled_from(["x", "y", "z"]), st.one_of(st.fixed_dictionaries({"passed": score_values}), score_values)
+)
+scores = st.one_of(
+    st.fixed_dictionaries(
+        {},
+        optional={
+            "overall": score_values,
+            "band": score_values,
+            "sections": sections,
+            "criteria": criteria,
+            "critical_failed": score_values,
+        },
+    ),
+    st.dictionaries(st.text(max_size=3), score_values, max_size=2),
+)
+
+
+def expected_row(score: dict[str, Any]) -> dict[str, Any]:
+    """What one evaluation's row should hold, computed the slow, obvious way."""
+
+    def number(value: Any) -> float:
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else math.nan
+
+    out = {
+        "overall": number(score.get("overall")),
+        "band": score.get("band") if isinstance(score.get("band"), str) else None,
+    }
+    out["critical_failed"] = score.get("critical_failed") is True
+    for key, section in (score.get("sections") or {}).items():
+        if isinstance(section, dict) and not math.isnan(number(section.get("score"))):
+            out[f"section.{key}"] = out[f"behaviour.{section['behaviour']}"] = number(section["score"])
+    for key, result in (score.get("criteria") or {}).items():
+        passed = result.get("passed") if isinstance(result, dict) else None
+        out[f"passed.{key}"] = {True: 1, False: 0}.get(passed, -1) if isinstance(passed, bool) else -1
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(scores, min_size=1, max_size=4))
+def test_any_score_snapshot_gives_the_obvious_row(snapshots: list[dict[str, Any]]) -> None:
+    """Well-formed snapshots take the fast typed path, odd ones the lenient one: same columns."""
+    docs = {}
+    for score in snapshots:
+        doc = Evaluation.model_validate(evaluation(score=score)).model_dump(mode="json")
+        docs[doc["id"]] = doc
+    frame = to_frame(evaluation_block(orjson.dumps({"evaluations": docs}))[0])
+    for i, score in enumerate(snapshots):
+        row = frame.iloc[i]
+        for name, value in expected_row(score).items():
+            got = row[name] if name in row.index else (-1 if name.startswith("passed.") else math.nan)
+            if isinstance(value, float) and math.isnan(value):
+                assert math.isnan(got), name
+            elif value is None:
+                assert pd.isna(got), name
+            else:
+                assert got == value, name
+        for name in frame.columns:
+            if name.startswith(("section.", "behaviour.")) and name not in expected_row(score):
+                assert math.isnan(row[name]), name
+            if name.startswith("passed.") and name not in expected_row(score):
+                assert row[name] == -1, name
+
+
+def test_evaluation_frame_of_records_matches_the_store(store: Store) -> None:
+    for n in range(3):
+        store.submit_evaluation(evaluation(f"emp-00{n + 1}", score=snapshot(60.0 + n, [True, None])))
+    records = sorted(store.iter_evaluations(), key=lambda e: e.started_at)
+    pd.testing.assert_frame_equal(evaluation_frame(records), store.evaluation_rows(criteria=True))
