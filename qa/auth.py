@@ -7,6 +7,7 @@ or `can_read_evaluation`.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 from collections.abc import Callable
@@ -209,7 +210,7 @@ def authenticate(store, name: str, password: str, throttle: Throttle) -> Actor:
         raise SignInError(f"too many failed attempts: try again in {int(wait) + 1} s")
     user = find_user(store, name)
     # Verify against a dummy hash for unknown names so timing does not reveal who exists.
-    ok = verify_password(user.password_hash if user else _DUMMY_HASH, password)
+    ok = verify_password(user.password_hash if user else _dummy_hash(), password)
     if not ok or user is None or not user.active:
         throttle.failed(name)
         raise SignInError("wrong name or password")
@@ -217,4 +218,7 @@ def authenticate(store, name: str, password: str, throttle: Throttle) -> Actor:
     return Actor(user.name, user.role)
 
 
-_DUMMY_HASH = _hasher.hash("not a real password, for constant-time failures")
+@functools.cache
+def _dummy_hash() -> str:
+    """Computed on first use, not at import: an argon2 hash costs ~0.3 s, and every CLI run imports this."""
+    return _hasher.hash("not a real password, for constant-time failures")

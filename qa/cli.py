@@ -30,29 +30,61 @@ def print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False, indent=2, sort_keys=False))
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="qa", description="Qualiterrain: service-quality monitoring.")
     parser.add_argument("--data", help="data folder of the store (env QA_DATA_DIR, default ./data)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    _load_command_modules()
+    _load_command_modules(_only_module_for(argv))
     for register in COMMANDS:
         register(sub)
     return parser
 
 
-def _load_command_modules() -> None:
+def _only_module_for(argv: Sequence[str] | None) -> str | None:
+    """The one CLI module a command line needs, so `qa setup` does not import scipy and pandas
+    for every other command (start-up time of `make run`); None means all (help, unknown)."""
+    words = list(sys.argv[1:] if argv is None else argv)
+    while words[:1] and words[0].startswith("--data"):
+        words = words[1:] if "=" in words[0] else words[2:]
+    return COMMAND_MODULES.get(words[0]) if words else None
+
+
+def _load_command_modules(only: str | None = None) -> None:
     """Import the modules that register sub-commands (each area keeps its CLI beside its code)."""
     import importlib
 
-    if COMMANDS:
-        return
-    for name in CLI_MODULES:
+    COMMANDS.clear()  # registration order follows CLI_MODULES, whatever was imported before
+    for name in CLI_MODULES if only is None else (only,):
+        module = sys.modules.get(name)
+        if module is not None:
+            COMMANDS.append(module.register)
+            continue
         try:
             importlib.import_module(name)
         except ModuleNotFoundError as exc:
             if exc.name != name:  # a missing dependency inside the module is a real error
                 raise
 
+
+# The module that registers each top-level command (kept in step with CLI_MODULES by a test).
+COMMAND_MODULES = {
+    "scorecards": "qa.cli_scorecards",
+    "score": "qa.cli_scorecards",
+    "setup": "qa.cli_store",
+    "demo": "qa.cli_store",
+    "users": "qa.cli_store",
+    "employees": "qa.cli_store",
+    "evaluations": "qa.cli_store",
+    "export": "qa.cli_store",
+    "backup": "qa.cli_store",
+    "restore": "qa.cli_store",
+    "interactions": "qa.cli_sampling",
+    "sample": "qa.cli_sampling",
+    "site": "qa.cli_site",
+    "calibration": "qa.cli_calibration",
+    "drift": "qa.cli_calibration",
+    "dispute": "qa.cli_calibration",
+}
 
 # Each of these modules registers its sub-commands with @command when imported.
 CLI_MODULES = (
@@ -65,7 +97,7 @@ CLI_MODULES = (
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     handler: Handler = args.handler
     try:

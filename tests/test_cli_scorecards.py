@@ -96,3 +96,29 @@ def test_score_bad_answers_exit_1_naming_the_problem(tmp_path, content, fragment
 
 def test_bad_usage_exits_2():
     assert run("scorecards").returncode == 2
+
+
+def test_every_command_is_mapped_to_the_module_that_registers_it():
+    """`qa CMD` imports only CMD's module; the map must name the right one for every command."""
+    import argparse
+
+    from qa import cli
+
+    cli._load_command_modules()
+    for register in list(cli.COMMANDS):
+        parser = argparse.ArgumentParser()
+        register(parser.add_subparsers())
+        (action,) = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+        for name in action.choices:
+            assert cli.COMMAND_MODULES.get(name) == register.__module__, name
+    assert set(cli.COMMAND_MODULES.values()) == set(cli.CLI_MODULES)
+
+
+def test_help_of_one_command_and_of_all(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["--data", "x", "setup", "--help"])
+    assert info.value.code == 0 and "usage: qa setup" in capsys.readouterr().out
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    out = capsys.readouterr().out
+    assert all(name in out for name in ("scorecards", "sample", "site", "calibration", "setup"))
