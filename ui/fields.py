@@ -122,7 +122,9 @@ def employee(page: session.Page, state: dict[str, Any]) -> None:
     t = page.t
     if state.get("interaction_id"):
         employee = evaluations.employee_of(page.store, page.actor, state)
-        st.markdown(f"**{t('ui.form.employee')}** : {employee.display_name if employee else state.get('employee_id')}")
+        st.caption(t("ui.form.employee"))
+        # A name comes from a roster file: shown as plain text, never interpreted as Markdown.
+        st.text(employee.display_name if employee else str(state.get("employee_id")))
         return
     employees = {e.id: e for e in evaluations.visit_employees(page.store, page.actor)}
 
