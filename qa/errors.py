@@ -74,3 +74,15 @@ class UnreadableFile(StoreError):
         else:
             advice = "Restore the newest backup of the data folder."
         super().__init__(f"cannot read {path}: {reason}. {advice}")
+
+
+class RowsRejected(QAError):
+    """A file was refused as a whole and nothing written: every bad row, with its line."""
+
+    def __init__(self, path: object, problems: list[tuple[int, str]], limit: int = 25) -> None:
+        self.path = path
+        self.problems = sorted(problems)
+        shown = [f"{path}:{line}: {message}" for line, message in self.problems[:limit]]
+        if len(self.problems) > limit:
+            shown.append(f"... and {len(self.problems) - limit} more problems")
+        super().__init__(f"nothing imported from {path}:\n" + "\n".join(shown))

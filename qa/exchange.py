@@ -22,7 +22,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from qa.errors import InvalidRecord, NotFound, QAError
+from qa.errors import InvalidRecord, NotFound, RowsRejected
 from qa.models import Employee, Evaluation, dump_many, validated
 from qa.scorecard_model import NA, Points, Rating, Scorecard
 from qa.scorecards import load_all
@@ -196,16 +196,9 @@ def to_csv(header: list[str], rows: Iterable[list[Any]], *, excel_fr: bool = Fal
 # -- import ---------------------------------------------------------------------------------------
 
 
-class ImportFailed(QAError):
+class ImportFailed(RowsRejected):
     """Nothing was imported: every bad row, with its line."""
 
-    def __init__(self, path: Path, problems: list[tuple[int, str]], limit: int = 25) -> None:
-        self.path = path
-        self.problems = sorted(problems)
-        shown = [f"{path}:{line}: {message}" for line, message in self.problems[:limit]]
-        if len(self.problems) > limit:
-            shown.append(f"... and {len(self.problems) - limit} more problems")
-        super().__init__(f"nothing imported from {path}:\n" + "\n".join(shown))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from qa.errors import InvalidRecord, QAError
+from qa.errors import InvalidRecord, RowsRejected
 from qa.models import Employee, validated
 from qa.tabular import read_table
 
@@ -35,16 +35,9 @@ TRUE = frozenset({"yes", "y", "oui", "o", "true", "vrai", "1", "x", "actif", "ac
 FALSE = frozenset({"no", "n", "non", "false", "faux", "0", "inactif", "inactive", "parti", "sorti", "left"})
 
 
-class RosterError(QAError):
+class RosterError(RowsRejected):
     """The roster was refused, nothing written: each bad row with its line."""
 
-    def __init__(self, path: Path, problems: list[tuple[int, str]], limit: int = 25) -> None:
-        self.path = path
-        self.problems = sorted(problems)
-        shown = [f"{path}:{line}: {message}" for line, message in self.problems[:limit]]
-        if len(self.problems) > limit:
-            shown.append(f"... and {len(self.problems) - limit} more problems")
-        super().__init__(f"nothing imported from {path}:\n" + "\n".join(shown))
 
 
 @dataclass(frozen=True)
