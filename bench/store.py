@@ -23,6 +23,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from qa.auth import Actor
+from qa.dashboard import load_dashboard
 from qa.store import Store
 
 EMPLOYEES = 1000
@@ -214,6 +216,9 @@ def whole_table_reads(data: Path, n: int) -> list[tuple[str, str, str]]:
         for label in ("cold", "warm"):
             wall, c, frame = cpu(store.evaluation_rows, criteria=True)
             rows.append((f"evaluation_rows ({len(frame):,} x {frame.shape[1]}), {label}", seconds(wall, c), ""))
+    for label in ("first", "again"):
+        wall, c, data_ = cpu(load_dashboard, store, Actor("lead", "qa_lead"))
+        rows.append((f"load_dashboard ({len(data_.evaluations):,}), {label}", seconds(wall, c), ""))
     wall, c, found = cpu(store.interactions_in, *year)
     rows.append((f"interactions_in, a year ({len(found):,})", seconds(wall, c), ""))
     del found

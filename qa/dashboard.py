@@ -1,8 +1,9 @@
 """The data behind the QA dashboard: evaluations -> one indexed frame -> one DataFrame per chart.
 
-`build_dashboard` walks the evaluations once (the slow part, cached by the app) into
-`DashboardData`: a frame with one row per evaluation (categorical columns, scores put on
-0..100) and, per scorecard, a matrix of criterion passes aligned with the frame's rows. Every
+`build_dashboard` turns the store's evaluation rows (`Store.evaluation_rows`, columns read without
+building records) into `DashboardData` once (cached by the app): a frame with one row per
+evaluation (categorical columns, scores put on 0..100) and, per scorecard, a matrix of criterion
+passes aligned with the frame's rows. Every
 chart function is then vectorised pandas/numpy over a filtered view, so that each interaction
 with the page stays well under a second at 100,000 evaluations (bench/dashboard.py). Every
 mean comes with its t interval (the same formula as `qa.stats.mean_interval`), every rate
@@ -14,6 +15,7 @@ from __future__ import annotations
 import io
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 import numpy as np
@@ -23,6 +25,7 @@ from scipy import stats as sps
 from qa.auth import Actor, require
 from qa.scorecard_model import BEHAVIOURS, Scorecard
 from qa.stats import DEFAULT_MIN_N, evaluator_drift
+from qa.store_columns import evaluation_frame
 
 SCORED_STATUSES = ("approved",)  # what the coaching site publishes; "submitted" on request
 CATEGORIES = ("evaluator", "employee_id", "team", "site", "channel", "scorecard_id", "status", "month", "week")
@@ -64,14 +67,8 @@ def _score_ranges(cards: Mapping[str, Scorecard]) -> dict[str, tuple[float, floa
     return {card_id: card.score_range() for card_id, card in cards.items()}
 
 
-def _percent(value: float | None, low: float, high: float) -> float:
-    if value is None:
-        return np.nan
-    return 100.0 * (float(value) - low) / (high - low)
-
-
 def build_dashboard(
-    evaluations: Iterable[Any],
+    evaluations: Iterable[Any] | pd.DataFrame,
     employees: Iterable[Any] = (),
     cards: Mapping[str, Scorecard] | None = None,
     *,
@@ -79,74 +76,61 @@ def build_dashboard(
     assignments: Iterable[Any] = (),
     lang: str = "fr",
 ) -> DashboardData:
-    """One pass over the evaluations (records with the `qa.models.Evaluation` fields)."""
+    """The dashboard's frame from evaluation rows (`Store.evaluation_rows(criteria=True)`, the
+    fast path) or from records with the `qa.models.Evaluation` fields. Vectorised: no Python
+    work per evaluation beyond what the rows already hold."""
+    rows = evaluations if isinstance(evaluations, pd.DataFrame) else evaluation_frame(evaluations)
     cards = dict(cards or {})
     ranges = _score_ranges(cards)
     people = {e.id: (e.team, e.site) for e in employees}
-    columns: dict[str, list[Any]] = {name: [] for name in (*CATEGORIES, "id", "started_at", "overall", "band")}
-    behaviours: dict[str, list[float]] = {b: [] for b in BEHAVIOURS}
-    passes: dict[str, tuple[list[str], list[int], list[list[int]]]] = {}
-    statuses: dict[str, str] = {}
-    for position, ev in enumerate(evaluations):
-        snapshot = ev.score or {}
-        low, high = ranges.get(ev.scorecard_id, (0.0, 100.0))
-        team, site = people.get(ev.employee_id, ("", ""))
-        year, week, _ = ev.started_at.isocalendar()
-        columns["id"].append(ev.id)
-        columns["evaluator"].append(ev.evaluator)
-        columns["employee_id"].append(ev.employee_id)
-        columns["team"].append(team)
-        columns["site"].append(site)
-        columns["channel"].append(ev.channel)
-        columns["scorecard_id"].append(ev.scorecard_id)
-        columns["status"].append(ev.status)
-        columns["month"].append(ev.started_at.strftime("%Y-%m"))
-        columns["week"].append(f"{year}-W{week:02d}")
-        columns["started_at"].append(ev.started_at)
-        columns["overall"].append(_percent(snapshot.get("overall"), low, high))
-        columns["band"].append(snapshot.get("band") or "")
-        found = dict.fromkeys(BEHAVIOURS, np.nan)
-        for section in (snapshot.get("sections") or {}).values():
-            behaviour = section.get("behaviour")
-            if behaviour in found and section.get("score") is not None:
-                found[behaviour] = float(section["score"])  # weighted_percent sections are 0..100
-        for behaviour, value in found.items():
-            behaviours[behaviour].append(value)
-        criteria = snapshot.get("criteria") or {}
-        if ev.scorecard_id not in passes:
-            card = cards.get(ev.scorecard_id)
-            ids = [c.id for c in card.criteria()] if card else list(criteria)
-            passes[ev.scorecard_id] = (ids, [], [])
-        ids, rows, matrix = passes[ev.scorecard_id]
-        rows.append(position)
-        matrix.append([_pass_code(criteria.get(cid)) for cid in ids])
-        statuses[ev.id] = ev.status
-
-    frame = pd.DataFrame(columns)
+    card_ids = rows["scorecard_id"].astype(object).to_numpy()
+    low = np.array([ranges.get(c, (0.0, 100.0))[0] for c in card_ids], dtype=float)
+    high = np.array([ranges.get(c, (0.0, 100.0))[1] for c in card_ids], dtype=float)
+    employee_ids = rows["employee_id"].astype(object)
+    weeks = {day: "{}-W{:02d}".format(*date.fromisoformat(day).isocalendar()[:2]) for day in set(rows["day"])}
+    frame = pd.DataFrame(
+        {
+            "evaluator": rows["evaluator"].astype(object),
+            "employee_id": employee_ids,
+            "team": employee_ids.map(lambda e: people.get(e, ("", ""))[0]),
+            "site": employee_ids.map(lambda e: people.get(e, ("", ""))[1]),
+            "channel": rows["channel"].astype(object),
+            "scorecard_id": card_ids,
+            "status": rows["status"].astype(object),
+            "month": rows["month"].astype(object),
+            "week": rows["day"].astype(object).map(weeks),
+            "id": rows["id"],
+            "started_at": pd.to_datetime(rows["started_at"], utc=True),
+            "overall": 100.0 * (rows["overall"].to_numpy(dtype=float) - low) / (high - low),
+            "band": rows["band"].fillna(""),
+        }
+    )
     for name in CATEGORIES:
         frame[name] = frame[name].astype("category")
-    frame["started_at"] = pd.to_datetime(frame["started_at"], utc=True)
-    frame["overall"] = frame["overall"].astype(float)
-    for behaviour, values in behaviours.items():
-        frame[behaviour] = np.asarray(values, dtype=float)
+    for behaviour in BEHAVIOURS:
+        column = f"behaviour.{behaviour}"
+        frame[behaviour] = rows[column].to_numpy(dtype=float) if column in rows else np.full(len(rows), np.nan)
     matrices = {}
-    for card_id, (ids, rows, matrix) in passes.items():
+    criteria_columns = [c for c in rows.columns if c.startswith("passed.")]
+    for card_id in dict.fromkeys(card_ids):
+        positions = np.flatnonzero(card_ids == card_id)
         card = cards.get(card_id)
         by_id = {c.id: c for c in card.criteria()} if card else {}
+        # For a scorecard no longer in the files: the criteria its evaluations scored.
+        ids = list(by_id) if card else [c[7:] for c in criteria_columns if (rows[c].to_numpy()[positions] >= 0).any()]
+        passed = np.full((len(positions), len(ids)), -1, dtype=np.int8)
+        for j, cid in enumerate(ids):
+            if f"passed.{cid}" in rows:
+                passed[:, j] = rows[f"passed.{cid}"].to_numpy()[positions]
         matrices[card_id] = CriteriaMatrix(
             ids=ids,
             labels={cid: by_id[cid].label.get(lang) if cid in by_id else cid for cid in ids},
             weights=np.array([by_id[cid].weight if cid in by_id else 1.0 for cid in ids]),
-            rows=np.asarray(rows, dtype=np.int64),
-            passed=np.asarray(matrix, dtype=np.int8).reshape(len(rows), len(ids)),
+            rows=positions.astype(np.int64),
+            passed=passed,
         )
+    statuses = dict(zip(frame["id"].astype(str), frame["status"].astype(str), strict=True))
     return DashboardData(frame, matrices, _completion(draws, assignments, statuses))
-
-
-def _pass_code(result: Mapping[str, Any] | None) -> int:
-    if not result or result.get("passed") is None:
-        return -1
-    return 1 if result["passed"] else 0
 
 
 def _completion(draws: Iterable[Any], assignments: Iterable[Any], statuses: Mapping[str, str]) -> pd.DataFrame:
@@ -182,7 +166,7 @@ def load_dashboard(store: Any, actor: Actor, *, lang: str = "fr") -> DashboardDa
 
     require(actor, "dashboard")
     return build_dashboard(
-        store.iter_evaluations(),
+        store.evaluation_rows(criteria=True),
         store.list_employees(active_only=False),
         {card_id: loaded.card for card_id, loaded in load_all().items()},
         draws=store.list_draws(),

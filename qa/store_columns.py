@@ -13,16 +13,14 @@ version) sends its file down a slower, lenient path that gives the same columns.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 import msgspec
 import numpy as np
-import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
-
-from qa.models import Evaluation, dump_many
 
 
 class _Section(msgspec.Struct, gc=False):
@@ -137,7 +135,11 @@ def _size(table: pa.Table) -> int:
 
 def evaluation_block(body: bytes | memoryview) -> tuple[pa.Table, int]:
     """The evaluation rows of one file's body as an Arrow table, and its size in bytes."""
-    rows = _evaluation_rows(body)
+    table = _evaluation_table(_evaluation_rows(body))
+    return table, _size(table)
+
+
+def _evaluation_table(rows: list[_EvaluationRow]) -> pa.Table:
     n = len(rows)
     started = [r.started_at for r in rows]
     columns: dict[str, Any] = {
@@ -198,8 +200,7 @@ def evaluation_block(body: bytes | memoryview) -> tuple[pa.Table, int]:
             passed[key][positions] = codes[:, j]
     for key in sorted(passed):
         columns[PASSED + key] = pa.array(passed[key], pa.int8())
-    table = pa.table(columns)
-    return table, _size(table)
+    return pa.table(columns)
 
 
 def interaction_block(body: bytes | memoryview) -> tuple[pa.Table, int]:
@@ -246,9 +247,31 @@ def to_frame(table: pa.Table) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
+def _iso(moment: Any) -> str | None:
+    return moment.isoformat() if isinstance(moment, datetime) else moment
+
+
+def _row_of(record: Any) -> _EvaluationRow:
+    try:
+        score = msgspec.convert(record.score or {}, _Score)
+    except msgspec.ValidationError:
+        score = msgspec.convert(_lenient_score(record.score), _Score)
+    return _EvaluationRow(
+        id=record.id,
+        scorecard_id=record.scorecard_id,
+        scorecard_version=record.scorecard_version,
+        evaluator=record.evaluator,
+        employee_id=record.employee_id,
+        channel=record.channel,
+        started_at=record.started_at.isoformat(),
+        status=record.status,
+        interaction_id=record.interaction_id,
+        submitted_at=_iso(record.submitted_at),
+        score=score,
+    )
+
+
 def evaluation_frame(evaluations: Iterable[Any]) -> pd.DataFrame:
     """Records (with the `qa.models.Evaluation` fields) as the frame `Store.evaluation_rows(criteria=True)`
     returns, in the order given: for analyses handed records rather than a store."""
-    docs = dump_many(Evaluation, list(evaluations))
-    body = orjson.dumps({"evaluations": {str(i): doc for i, doc in enumerate(docs)}})
-    return to_frame(evaluation_block(body)[0])
+    return to_frame(_evaluation_table([_row_of(r) for r in evaluations]))
