@@ -27,7 +27,7 @@ from qa.errors import NotFound, QAError
 from qa.i18n import t
 from qa.models import Assignment, Draw
 from qa.partitions import months_between
-from qa.sampling import SamplingPlan, Selection, assign_evaluators, draw_sample, frame_of
+from qa.sampling import SamplingPlan, Selection, assign_evaluators, draw_sample
 
 Clock = Callable[[], datetime]
 FORMAT = 1  # version of the layout of Draw.plan["resolved"]
@@ -130,20 +130,25 @@ def evaluator_pool(store: Any, plan: SamplingPlan) -> list[str]:
 
 
 def period_frame(store: Any, plan: SamplingPlan) -> pd.DataFrame:
+    """The period's interactions in the columns of `frame_of`, read as columns (no records built)."""
     start, end = plan.bounds()
-    return frame_of(store.interactions_in(start, end))
+    rows = store.interaction_frame(start, end)
+    return pd.DataFrame(
+        {
+            "id": rows["id"],
+            "employee_id": rows["employee_id"],
+            "channel": rows["channel"],
+            "start": rows["started_at"].dt.as_unit("ns").astype("int64").to_numpy(),
+            "duration": rows["duration_seconds"].to_numpy(dtype="float64"),
+        }
+    )
 
 
 def evaluated_ids(store: Any, plan: SamplingPlan) -> set[str]:
     """Interactions of the period already evaluated (an evaluation, or an assignment marked done)."""
     start, end = plan.bounds()
-    ids = {
-        e.interaction_id
-        for month in months_between(start, end)
-        for e in store.evaluations_in_month(month)
-        if e.interaction_id
-    }
-    return ids | {a.interaction_id for a in store.assignments() if a.status == "done" or a.evaluation_id}
+    evaluated = store.evaluation_rows(months=months_between(start, end))["interaction_id"].dropna()
+    return set(evaluated) | {a.interaction_id for a in store.assignments() if a.status == "done" or a.evaluation_id}
 
 
 def _family(store: Any, draw_id: str) -> list[Draw]:
@@ -430,7 +435,9 @@ def draw_progress(store: Any, draw_id: str, *, actor: Actor | None = None) -> Pr
     replaced = {i for d in family for i in d.plan["resolved"].get("replaced", [])}
     selected = [i for d in family for i in d.selected if i not in replaced]
     start, end = plan.bounds()
-    owner = {r.id: r.employee_id for r in store.interactions_in(start, end)}
+    frame = store.interaction_frame(start, end)
+    frame = frame[frame["id"].isin(selected)]
+    owner = dict(zip(frame["id"], frame["employee_id"], strict=True))
     active = {a.interaction_id: a for d in family for a in store.assignments(draw_id=d.id) if a.status != "cancelled"}
     evaluated = (evaluated_ids(store, plan) | {i for i, a in active.items() if a.status == "done"}) & set(selected)
     per_emp: dict[str, dict[str, Any]] = {
