@@ -103,7 +103,7 @@ def opened(args: argparse.Namespace) -> Iterator[Store]:
 
 
 def _has_evaluations(store: Store) -> bool:
-    return next(iter(store.iter_evaluations()), None) is not None
+    return store.count_evaluations() > 0  # from the files' headers: no evaluation is read
 
 
 def _print_users(users: list[demo.DemoUser]) -> None:
@@ -136,8 +136,9 @@ def cmd_setup(args: argparse.Namespace) -> int:
         if users:
             employees = store.list_employees()
             active = sum(1 for e in employees if e.active)
+            evaluations, approved = store.count_evaluations(), store.count_evaluations(status="approved")
             print(f"Store {store.data_dir} is already set up: {len(users)} users, {len(employees)} employees "
-                  f"({active} active); nothing changed.")  # fmt: skip
+                  f"({active} active), {evaluations} evaluations ({approved} approved); nothing changed.")  # fmt: skip
             return 0
         password = demo.add_user(store, "admin", "admin", "Administrateur")
         print(f"Created the admin user of {store.data_dir}.")

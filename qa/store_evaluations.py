@@ -269,6 +269,14 @@ class EvaluationStore(StoreCore):
                 batch = cast(list[Evaluation], part.scan("evaluations", keep, match, time_order))
             yield from batch
 
+    def count_evaluations(self, *, status: str | None = None) -> int:
+        """How many evaluations (with this status) are stored, from the files' headers only."""
+        with self._reading():
+            return sum(
+                len(ids) if status is None else sum(1 for value in ids.values() if value == status)
+                for ids in (self._part(name, EVALUATIONS).ids("evaluations") for name in self._evaluation_names())
+            )
+
     def evaluation_rows(
         self, *, status: str | None = None, months: Iterable[str] | None = None, criteria: bool = False
     ) -> pd.DataFrame:

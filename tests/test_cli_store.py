@@ -60,6 +60,7 @@ def test_setup_again_changes_nothing(demo_store: Path, capsys) -> None:
     code, out, _ = run(capsys, "--data", str(demo_store), "setup")
     assert code == 0
     assert "already set up" in out and "nothing changed" in out and len(out.strip().splitlines()) == 1
+    assert "600 evaluations (" in out and " approved)" in out  # counted from the files' headers
     after = sorted(p.stat().st_mtime_ns for p in demo_store.rglob("*.json") if "backups" not in p.parts)
     assert after == before
 

@@ -78,6 +78,14 @@ def test_evaluation_rows_hold_what_the_records_hold(store: Store) -> None:
         store.evaluation_rows(months=["July"])
 
 
+def test_counts_come_from_the_headers(store: Store) -> None:
+    assert store.count_evaluations() == 0
+    ids = [store.submit_evaluation(evaluation(f"emp-00{n % 3 + 1}")).id for n in range(5)]
+    store.update_evaluation(ids[0], {"status": "approved"}, by="lea", action="approve")
+    assert store.count_evaluations() == 5
+    assert (store.count_evaluations(status="approved"), store.count_evaluations(status="submitted")) == (1, 4)
+
+
 def test_bulk_reads_see_every_write_of_another_process(tmp_path: Path) -> None:
     data = tmp_path / "data"
     store = open_store(data)
@@ -91,6 +99,7 @@ def test_bulk_reads_see_every_write_of_another_process(tmp_path: Path) -> None:
     other.update_evaluation(ev.id, {"status": "approved"}, by="lea", action="approve")
     other.add_interactions([interaction(2)])
     assert store.evaluation_rows()["status"].tolist() == ["approved"]
+    assert store.count_evaluations(status="approved") == 1
     assert [e.status for e in store.iter_evaluations()] == ["approved"]
     assert sorted(store.interaction_frame(*year)["id"]) == ["call-000001", "call-000002"]
     other.close()
