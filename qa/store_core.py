@@ -177,6 +177,8 @@ class StoreCore:
         self._undetached: list[Path] = []  # snapshots taken under the lock, to detach after it
         self._where: dict[str, str] = {}  # evaluation id -> partition, learnt as they are seen
         self._learnt: dict[str, tuple[int, int]] = {}  # partition -> which header its ids came from
+        self._interaction_months: dict[str, str] = {}  # interaction id -> month, from the headers
+        self._indexed: dict[str, str | None] = {}  # interaction partition -> token of the header indexed
         self._prepared = False
         with self._writing():
             self._prepare()
@@ -376,8 +378,8 @@ class StoreCore:
             self._snapshot("before-restore")
             stage_restore(src, self.data_dir)
             self._parts.close_all()
-            self._where.clear()
-            self._learnt.clear()
+            for index in (self._where, self._learnt, self._interaction_months, self._indexed):
+                index.clear()
             finish_restore(self.data_dir)
             self._prepare()
 

@@ -1,8 +1,9 @@
 """The interactions part of the Store: imports unique by id, lookups, and period reads as columns.
 
 Interactions live in `interactions/<YYYY-MM>/i<NN>.json` (month of started_at in its own offset,
-bucket of the id). Period reads come as records (`interactions_in`) or, much faster, as columns
-(`interaction_frame`).
+bucket of the id). Ids are unique across the whole table: an index of every stored id (id ->
+month), built from the files' headers and refreshed from any header whose token changed, tells
+`add_interactions` which ids are already stored, in any month, before any record is built.
 """
 
 from __future__ import annotations
@@ -17,11 +18,21 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from qa.errors import NotFound, StoreError
-from qa.models import Interaction, dump_many, validated_many
+from qa.models import Interaction, Record, dump_many, validated_many
 from qa.partitions import bucket, months_between, paused_gc
 from qa.store_columns import INTERACTION_SCHEMA, UTC_NS, concat, interaction_block, to_frame
 from qa.store_core import INTERACTIONS, by_time
 from qa.store_evaluations import EvaluationStore
+
+
+def _id_of(item: Any) -> str | None:
+    if item.__class__ is dict:  # the common case first: isinstance against ABCs costs ~1 us a call
+        key = item.get("id")
+        return key if key.__class__ is str else None
+    if isinstance(item, Record):
+        return item.record_key()
+    key = item.get("id") if isinstance(item, Mapping) else None
+    return key if isinstance(key, str) else None
 
 
 class InteractionStore(EvaluationStore):
@@ -30,26 +41,47 @@ class InteractionStore(EvaluationStore):
     def _interaction_name(self, month: str, interaction_id: str) -> str:
         return f"interactions/{month}/i{bucket(interaction_id, self.layout['interaction_buckets']):02d}"
 
+    def _interaction_index(self) -> dict[str, str]:
+        """Every stored interaction id -> its month, brought up to date from changed headers."""
+        index, indexed = self._interaction_months, self._indexed
+        for month in self._parts.months("interactions"):
+            for name in self._parts.names(f"interactions/{month}"):
+                part = self._part(name, INTERACTIONS)
+                token = part.peek_token()
+                if token is None or indexed.get(name) != token:
+                    index.update(dict.fromkeys(part.ids("interactions"), month))
+                    indexed[name] = token
+            self._parts.evict(every=64)
+        return index
+
     def add_interactions(self, interactions: Iterable[Interaction | Mapping[str, Any]]) -> int:
-        """Store new interactions; ids already stored (in the same month) are skipped. Returns
-        how many were added. All are validated first: one invalid record refuses the batch."""
+        """Store new interactions; an id already stored (in any month) is skipped, before its
+        record is even checked. Returns how many were added. The new ones are all validated
+        first: one invalid record refuses the batch. Within the batch, the last of an id wins."""
+        items = list(interactions)
+        with self._reading():
+            stored = self._interaction_index()
+            new = [item for item in items if _id_of(item) not in stored]
+        if not new:
+            return 0
         buckets = self.layout["interaction_buckets"]
         with paused_gc():
             groups: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
-            for doc in dump_many(Interaction, validated_many(Interaction, interactions)):
+            for doc in dump_many(Interaction, validated_many(Interaction, new)):
                 key = doc["id"]  # the month is the start of the ISO time: YYYY-MM
                 groups.setdefault((doc["started_at"][:7], zlib.crc32(key.encode()) % buckets), {})[key] = doc
             added = 0
             with self._writing(), self._parts.batch_writes():
+                stored = self._interaction_index()  # again under the lock: another process may have added some
                 for month, number in sorted(groups):
                     name = f"interactions/{month}/i{number:02d}"  # = self._interaction_name(...)
                     part = self._part(name, INTERACTIONS)
-                    present = part.ids("interactions")
-                    new = {key: doc for key, doc in groups[month, number].items() if key not in present}
-                    if new:
+                    fresh = {key: doc for key, doc in groups[month, number].items() if key not in stored}
+                    if fresh:
                         with part.transaction() as tx:
-                            tx.merge("interactions", new)
-                        added += len(new)
+                            tx.merge("interactions", fresh)
+                        stored.update(dict.fromkeys(fresh, month))
+                        added += len(fresh)
                     self._parts.evict(every=16)
         return added
 

@@ -108,6 +108,20 @@ def test_add_interactions_is_idempotent_on_id(store: Store) -> None:
         store.get_interaction("call-999999")
 
 
+def test_an_interaction_id_is_unique_across_months(store: Store, data: Path, storage: str) -> None:
+    assert store.add_interactions([interaction(1), interaction(2)]) == 2
+    moved = interaction(1, started_at=datetime(2025, 9, 1, 9, tzinfo=PARIS_SUMMER), duration_seconds=1)
+    assert store.add_interactions([moved, interaction(3, started_at=moved["started_at"])]) == 1
+    assert store.get_interaction("call-000001").started_at.month == 5  # the first one stays
+    year = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+    assert [i.id for i in store.interactions_in(*year)] == ["call-000001", "call-000002", "call-000003"]
+    other = other_process(data, storage)  # ids another process stored are known here too
+    assert other.add_interactions([interaction(4, started_at=moved["started_at"])]) == 1
+    other.close()
+    assert store.add_interactions([interaction(4), interaction(5)]) == 1
+    assert len(store.interaction_frame(*year)) == 5
+
+
 def test_interactions_in_uses_instants_across_month_files(store: Store) -> None:
     june_local = interaction(1, started_at=datetime(2025, 6, 1, 0, 30, tzinfo=PARIS_SUMMER))  # May 31 in UTC
     store.add_interactions([june_local, interaction(2, "emp-002"), interaction(3, "emp-003")])
