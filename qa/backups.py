@@ -33,8 +33,10 @@ MANIFEST = "MANIFEST.json"
 DETACHED = ".detached"
 BACKUPS = "backups"
 RESTORE = ".restore"
-# Folders whose *.json files all belong to the store (a restore removes the ones not in the backup).
-STORE_FOLDERS = ("evaluations", "interactions", "draws", "drafts")
+# Folders whose files all belong to the store (a restore removes the ones not in the backup): the
+# tables, the import's saved column mappings (qa/interactions.py), calibration sessions
+# (qa/calibration.py), the dispute index (qa/disputes.py) and evaluation photos (qa/photos.py).
+STORE_FOLDERS = ("evaluations", "interactions", "draws", "drafts", "mappings", "calibration", "disputes", "photos")
 
 
 @dataclass(frozen=True)
@@ -73,9 +75,10 @@ def data_files(data_dir: Path) -> list[str]:
 
 
 def is_store_file(rel: str) -> bool:
-    """Whether a restore may delete `rel` when the backup does not hold it."""
+    """Whether a restore may delete `rel` when the backup does not hold it: the store's own JSON
+    files at the top of the data folder, and any file in one of its folders (photos too)."""
     parts = PurePosixPath(rel).parts
-    return rel.endswith(".json") and (len(parts) == 1 or parts[0] in STORE_FOLDERS)
+    return rel.endswith(".json") if len(parts) == 1 else parts[0] in STORE_FOLDERS
 
 
 def _link(source: Path, target: Path) -> bool:

@@ -12,6 +12,7 @@ import pytest
 
 from qa.backups import backup_problems, list_backups, read_manifest
 from qa.errors import StoreError, UnreadableFile
+from qa.storage import atomic_write
 from qa.store import Store
 from tests.store_support import Clock, employee, evaluation, files_of, open_store
 
@@ -37,6 +38,27 @@ def test_restore_brings_back_the_backed_up_state(tmp_path: Path) -> None:
         assert [e.id for e in store.list_employees()] == ["emp-001", "emp-002", "emp-003"]
         reasons = sorted(m.reason for m, _ in list_backups(data) if m.reason != "auto")
         assert reasons == ["before-restore", "manual"]  # the state replaced is kept too
+
+
+# Files the app keeps beside the tables: saved import mappings, calibration sessions, the dispute
+# index, evaluation photos (written by qa/interactions.py, qa/calibration.py, qa/disputes.py, qa/photos.py).
+BESIDE = ["mappings/genesys.json", "calibration/cal-1.json", "disputes/evaluations.json", "photos/ev-1/p1.jpg"]
+
+
+def test_backups_and_restores_hold_mappings_calibration_disputes_and_photos(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    with open_store(data) as store:
+        for rel in BESIDE:
+            atomic_write(data / rel, f"before {rel}".encode())
+        backup = store.backup(tmp_path / "backup.zip")
+        for rel in BESIDE:
+            atomic_write(data / rel, f"after {rel}".encode())
+            atomic_write((data / rel).with_name(f"new-{Path(rel).name}"), b"made after the backup")
+        assert set(BESIDE) <= set(read_manifest(backup).files)
+        store.restore(backup)
+    for rel in BESIDE:
+        assert (data / rel).read_bytes() == f"before {rel}".encode()
+        assert not (data / rel).with_name(f"new-{Path(rel).name}").exists()  # restored as it was: no more
 
 
 def test_backups_share_no_file_with_the_live_folder_only_with_each_other(tmp_path: Path) -> None:
