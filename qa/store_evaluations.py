@@ -8,16 +8,15 @@ audit entry are one atomic write. `Store` (qa/store.py) adds the other tables.
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
-from typing import Any, cast
-
-import pandas as pd
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any, cast
 
 from qa.errors import InvalidRecord, NotFound, StoreError
 from qa.models import STATUS_TRANSITIONS, AuditEntry, Evaluation, dump_many, new_id, validated, validated_many
 from qa.partitions import MONTH, Partition, bucket, insert_documents, paused_gc, put_documents
-from qa.store_columns import EVALUATION_SCHEMA, PASSED, concat, evaluation_block, to_frame
 from qa.store_core import EMPLOYEES, EVALUATIONS, SCORECARDS, StoreCore, by_time, time_order
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 class EvaluationStore(StoreCore):
@@ -290,19 +289,22 @@ class EvaluationStore(StoreCore):
         records, and cached per file until it changes: the whole store in a fraction of a second
         once read, a few seconds the first time for 100,000 evaluations.
         """
-        if months is None:
-            names = None
-        else:
-            wanted = sorted(set(months))
-            for month in wanted:
-                if not MONTH.match(month):
-                    raise StoreError(f"{month!r} is not a month written as YYYY-MM")
+        # Imported here: pandas and Arrow cost half a second to import, and most users of the
+        # store (the CLI, a worker process) never make a bulk read.
+        import pyarrow.compute as pc
+
+        from qa.store_columns import EVALUATION_SCHEMA, PASSED, concat, evaluation_block, to_frame
+
+        wanted = None if months is None else sorted(set(months))
+        for month in wanted or []:
+            if not MONTH.match(month):
+                raise StoreError(f"{month!r} is not a month written as YYYY-MM")
         blocks = []
         with self._reading():
-            if months is not None:
-                names = [name for month in wanted for name in self._parts.names(f"evaluations/{month}")]
-            else:
+            if wanted is None:
                 names = self._evaluation_names()
+            else:
+                names = [name for month in wanted for name in self._parts.names(f"evaluations/{month}")]
         for name in names:
             with self._reading(evict_every=16):
                 part = self._part(name, EVALUATIONS)

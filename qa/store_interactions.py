@@ -11,18 +11,16 @@ from __future__ import annotations
 import zlib
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime
-from typing import Any, cast
-
-import pandas as pd
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING, Any, cast
 
 from qa.errors import NotFound, StoreError
 from qa.models import Interaction, Record, dump_many, validated_many
 from qa.partitions import bucket, months_between, paused_gc
-from qa.store_columns import INTERACTION_SCHEMA, UTC_NS, concat, interaction_block, to_frame
 from qa.store_core import INTERACTIONS, by_time
 from qa.store_evaluations import EvaluationStore
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _id_of(item: Any) -> str | None:
@@ -132,6 +130,11 @@ class InteractionStore(EvaluationStore):
         records, and cached per file until it changes: a million interactions in about 2 s the
         first time, a tenth of that after.
         """
+        import pyarrow as pa  # imported here: see Store.evaluation_rows
+        import pyarrow.compute as pc
+
+        from qa.store_columns import INTERACTION_SCHEMA, UTC_NS, concat, interaction_block, to_frame
+
         if start.tzinfo is None or end.tzinfo is None:
             raise StoreError("interaction_frame needs timezone-aware start and end")
         blocks = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import random
 import signal
 import subprocess
@@ -13,13 +12,13 @@ from pathlib import Path
 import pytest
 
 from qa.store import Store
-from tests import store_worker
 from tests.store_support import Clock, evaluation, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def worker(data: Path, prefix: str, count: int, *options: str) -> subprocess.Popen[str]:
+    """A writer in its own interpreter (see tests/store_worker.py), started from the repository."""
     args = [sys.executable, "-m", "tests.store_worker", str(data), prefix, str(count), *options]
     return subprocess.Popen(
         args, cwd=ROOT, text=True, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
@@ -43,33 +42,22 @@ def check_acknowledged(store: Store, lines: list[str]) -> int:
     return submitted
 
 
-def write_until_killed(data: Path, prefix: str, kill_at: int, acks: Path) -> None:
-    """In a forked process: write, printing acknowledgements to `acks`, until killed."""
-    with open(acks, "w") as out:
-        sys.stdout = out
-        store_worker.kill_at(kill_at)
-        store_worker.main(str(data), prefix, 10_000, wait=False)
-
-
 @pytest.mark.slow
 def test_acknowledged_writes_survive_sigkill_at_random_moments(tmp_path: Path) -> None:
     data = tmp_path / "data"
     open_store(data).close()
     rng = random.Random(20250520)
-    # Real processes forked from a single-threaded server that imported everything once: no
-    # interpreter start-up per kill, and no fork of this (possibly multi-threaded) test process.
-    fork = multiprocessing.get_context("forkserver")
-    fork.set_forkserver_preload(["qa.store", "tests.store_worker", __name__])
+    # Each writer is a fresh interpreter (`python -m tests.store_worker`), never a multiprocessing
+    # child: those re-import `__main__`, which after a Streamlit AppTest in the same pytest process
+    # is a page module (it would run the page, and open a store wherever its defaults point).
     acknowledged: list[str] = []
     half_written = 0
     for round_ in range(20):
         # SIGKILL just before a random file-system call: between any two steps of some write
-        acks = tmp_path / f"acks-{round_}.txt"
-        proc = fork.Process(target=write_until_killed, args=(data, f"r{round_:02d}", rng.randint(5, 250), acks))
-        proc.start()
-        proc.join(timeout=120)
-        assert proc.exitcode == -signal.SIGKILL, "the writer was not killed"
-        acknowledged += acks.read_text().splitlines()
+        proc = worker(data, f"r{round_:02d}", 10_000, "--kill-at", str(rng.randint(5, 250)))
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == -signal.SIGKILL, f"the writer was not killed: {err}"
+        acknowledged += out.splitlines()
         half_written += any(p.name.endswith(".tmp") for p in data.rglob("*"))
         with Store.open(data) as store:  # opens (cleaning the killed writer's temp files) and reads
             submitted = check_acknowledged(store, acknowledged)
