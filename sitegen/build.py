@@ -139,6 +139,7 @@ def _employee_job(employee_id: str, state: _State | None = None) -> tuple[str, M
     writer = Writer(state.out, state.old)
     token = state.data.tokens[employee_id]
     page = {lang: paths.employee_page(token, lang) for lang in paths.LANGS}
+    redacted = context.redacted_texts(employee, evaluations, state.redactor, state.references)
     for lang in paths.LANGS:
         twin = page["en" if lang == "fr" else "fr"]
         ctx = context.employee_page(
@@ -148,8 +149,7 @@ def _employee_job(employee_id: str, state: _State | None = None) -> tuple[str, M
             member.analysis,
             state.data.cards,
             _page_info(page[lang], twin, lang),
-            state.redactor,
-            state.references,
+            redacted,
         )
         writer.put(page[lang], state.stamps[employee_id], render("employee.html", ctx))
     return employee_id, member, writer.new, writer.written, writer.unchanged

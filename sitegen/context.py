@@ -231,46 +231,62 @@ def _criterion_label(cards: CardBook, card_id: str, version: str, criterion_id: 
     return criterion.label.get(lang) if criterion else criterion_id
 
 
-def comment_blocks(
-    employee: Employee,
-    evaluations: Sequence[Evaluation],
-    cards: CardBook,
-    lang: str,
-    redactor: Redactor,
-    references: Mapping[str, str],
-) -> list[dict[str, Any]]:
-    """The most recent evaluations' comments and debrief answers, verbatim but redacted."""
-    blocks = []
+# One shown evaluation's free text, redacted and escaped: (evaluation, comments, debrief answers),
+# each a list of (criterion or question id, text).
+Redacted = tuple[Evaluation, list[tuple[str, Markup]], list[tuple[str, Markup]]]
+
+
+def redacted_texts(
+    employee: Employee, evaluations: Sequence[Evaluation], redactor: Redactor, references: Mapping[str, str]
+) -> list[Redacted]:
+    """The shown evaluations' comments and debrief answers, redacted and HTML-escaped.
+
+    Done once per employee, not once per language: the text is the evaluator's, the same on both
+    pages (escaping it here makes Jinja's autoescape a no-op on it).
+    """
+    keep = [employee.display_name]
+    out: list[Redacted] = []
     for evaluation in displayed_evaluations(evaluations):
-        card_id, version = evaluation.scorecard_id, evaluation.scorecard_version
         interaction = evaluation.interaction_id
         refs = [references[interaction]] if interaction is not None and interaction in references else []
+        comments = [
+            (key, escape(redactor.clean(str(text), refs, keep=keep)))
+            for key, text in evaluation.comments.items()
+            if str(text).strip()
+        ]
+        debrief = [
+            (key, escape(redactor.clean(str(answer), refs, keep=keep)))
+            for key, answer in evaluation.debrief.items()
+            if answer is not None and str(answer).strip()
+        ]
+        out.append((evaluation, comments, debrief))
+    return out
 
-        def clean(text: Any, refs: list[str] = refs) -> str:
-            return redactor.clean(str(text), refs, keep=[employee.display_name])
 
+def comment_blocks(redacted: Sequence[Redacted], cards: CardBook, lang: str) -> list[dict[str, Any]]:
+    """The most recent evaluations' comments and debrief answers, verbatim but redacted."""
+    blocks = []
+    for evaluation, texts, answers in redacted:
+        if not texts and not answers:
+            continue
+        card_id, version = evaluation.scorecard_id, evaluation.scorecard_version
         comments = []
-        for key, text in evaluation.comments.items():
-            if not str(text).strip():
-                continue
+        for key, text in texts:
             criterion = cards.criterion(card_id, version, key)
             label = criterion.label.get(lang) if criterion else t("site.employee.comment_general", lang)
-            comments.append({"label": label, "text": clean(text)})
+            comments.append({"label": label, "text": text})
         debrief = []
-        for key, answer in evaluation.debrief.items():
-            if answer is None or not str(answer).strip():
-                continue
+        for key, text in answers:
             question = cards.question(card_id, version, key)
-            debrief.append({"label": question.label.get(lang) if question else key, "text": clean(answer)})
-        if comments or debrief:
-            heading = t(
-                "site.employee.evaluation_of",
-                lang,
-                scorecard=cards.title(card_id, version, lang),
-                date=wording.day(evaluation.started_at, lang),
-                channel=channel_label(evaluation.channel, lang),
-            )
-            blocks.append({"heading": heading, "comments": comments, "debrief": debrief})
+            debrief.append({"label": question.label.get(lang) if question else key, "text": text})
+        heading = t(
+            "site.employee.evaluation_of",
+            lang,
+            scorecard=cards.title(card_id, version, lang),
+            date=wording.day(evaluation.started_at, lang),
+            channel=channel_label(evaluation.channel, lang),
+        )
+        blocks.append({"heading": heading, "comments": comments, "debrief": debrief})
     return blocks
 
 
@@ -286,10 +302,9 @@ def employee_page(
     analysis: EmployeeAnalysis,
     cards: CardBook,
     info: PageInfo,
-    redactor: Redactor,
-    references: Mapping[str, str],
+    redacted: Sequence[Redacted],
 ) -> dict[str, Any]:
-    """Everything employee.html shows for one employee in one language."""
+    """Everything employee.html shows for one employee in one language (`redacted`: redacted_texts)."""
     lang = info.lang
     behaviours = behaviours_context(analysis, lang)
     trend = trend_context(analysis, lang)
@@ -308,7 +323,7 @@ def employee_page(
         "strengths": criteria_context(analysis.strengths, cards, lang, focus=False),
         "focus": criteria_context(analysis.focus, cards, lang, focus=True),
         "balance": balance,
-        "comments": comment_blocks(employee, evaluations, cards, lang, redactor, references),
+        "comments": comment_blocks(redacted, cards, lang),
         "comments_count": min(len(evaluations), COMMENTS_SHOWN),
         "evaluations": evaluation_rows(evaluations, facts, cards, lang),
     }
