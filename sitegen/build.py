@@ -22,6 +22,7 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -77,8 +78,17 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
+# What a page shows of an evaluation changes only through a new status or an update. The getter
+# runs in C: the plan reads it for every evaluation on every build, even when nothing changed.
+_EVALUATION_STAMP = attrgetter("id", "status", "updated_at", "submitted_at", "scorecard_version")
+
+
 def overall_scores(evaluations: list[Evaluation]) -> list[float]:
-    return [e.score["overall"] for e in evaluations if (e.score or {}).get("overall") is not None]
+    overall = [(e.score or _NO_SCORE).get("overall") for e in evaluations]
+    return [v for v in overall if v is not None]
+
+
+_NO_SCORE: dict[str, Any] = {}
 
 
 def planning_stdev(scores: Iterable[list[float]]) -> float | None:
@@ -265,8 +275,7 @@ def _build(
             (employee.id, employee.display_name, employee.team, employee.site),
             token,
             planning if _uses_planning(scores.get(employee.id, [])) else None,
-            # What a page shows of an evaluation changes only through a new status or an update.
-            [(e.id, e.status, e.updated_at, e.submitted_at, e.scorecard_version) for e in evaluations],
+            list(map(_EVALUATION_STAMP, evaluations)),
         )
         if not all(writer.fresh(paths.employee_page(token, lang), stamps[employee.id]) for lang in paths.LANGS):
             dirty.append(employee.id)
