@@ -19,7 +19,7 @@ import os
 import re
 import zlib
 from collections import OrderedDict
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Container, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -281,9 +281,13 @@ class Partition:
         return cache
 
     def scan(
-        self, table: str, keep: bool, match: tuple[str, Any] | None = None, order: Callable[[Any], Any] | None = None
+        self,
+        table: str,
+        keep: bool,
+        match: tuple[str, Container[Any]] | None = None,
+        order: Callable[[Any], Any] | None = None,
     ) -> list[Record]:
-        """The table's records (those whose field `match[0]` equals `match[1]`), for a bulk read,
+        """The table's records (those whose field `match[0]` is one of `match[1]`), for a bulk read,
         sorted by `order` (else in file order).
 
         With `keep`, the file and all its records stay cached as with `records`, and so does the
@@ -300,15 +304,15 @@ class Partition:
                 self._sorted[memo] = ordered
             if match is None:
                 return list(ordered)
-            name, value = match
-            return [r for r in ordered if getattr(r, name) == value]
+            name, values = match
+            return [r for r in ordered if getattr(r, name) in values]
         mw = self._middleware(create=False)
         if mw is None:
             return []
         with paused_gc():
             docs = list(((mw.inner.read_uncached() or {}).get(table) or {}).values())
             if match is not None:
-                docs = [d for d in docs if d.get(match[0]) == match[1]]
+                docs = [d for d in docs if d.get(match[0]) in match[1]]
             records = trusted_many(self.kind.tables[table], docs, shared=False)
         if order is not None:
             records.sort(key=order)

@@ -255,7 +255,7 @@ class EvaluationStore(StoreCore):
         with self._reading():
             names = self._evaluation_names()
             room = self._parts.room()
-        match = None if status is None else ("status", status)
+        match = None if status is None else ("status", {status})
         for name in names:
             with self._reading(evict_every=16):
                 part = self._part(name, EVALUATIONS)

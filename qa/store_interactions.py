@@ -102,20 +102,27 @@ class InteractionStore(EvaluationStore):
         many interactions."""
         if start.tzinfo is None or end.tzinfo is None:
             raise StoreError("interactions_in needs timezone-aware start and end")
-        wanted = None if employee_ids is None else set(employee_ids)
+        match = None if employee_ids is None else ("employee_id", frozenset(employee_ids))
         low, high = start.timestamp(), end.timestamp()
-        out: list[Interaction] = []
         with self._reading():
             stored = set(self._parts.months("interactions"))
-            for month in months_between(start, end):
-                if month not in stored:
-                    continue
-                for name in self._parts.names(f"interactions/{month}"):
-                    for r in self._part(name, INTERACTIONS).records("interactions").values():
-                        r = cast(Interaction, r)
-                        if low <= r.started_at.timestamp() < high and (wanted is None or r.employee_id in wanted):
-                            out.append(r)
-                    self._parts.evict(every=8)
+            names = [
+                name
+                for month in months_between(start, end)
+                if month in stored
+                for name in self._parts.names(f"interactions/{month}")
+            ]
+            room = self._parts.room()
+        out: list[Interaction] = []
+        for name in names:  # as iter_evaluations: cached while there is room, else read and dropped
+            with self._reading(evict_every=16):
+                part = self._part(name, INTERACTIONS)
+                keep = part.is_parsed
+                if not keep:
+                    size = part.file_size()
+                    keep, room = (True, room - size) if size <= room else (False, room)
+                batch = cast(list[Interaction], part.scan("interactions", keep, match))
+            out.extend(r for r in batch if low <= r.started_at.timestamp() < high)
         return by_time(out)
 
     def interaction_frame(
