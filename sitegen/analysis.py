@@ -44,20 +44,28 @@ class Facts:
     critical_failures: tuple[str, ...]
 
 
+_NOTHING: Mapping[str, Any] = {}
+
+
 def evaluation_facts(evaluation: Evaluation) -> Facts:
     """Read the score snapshot stored with the evaluation (never re-scored: history stays)."""
-    snapshot: Mapping[str, Any] = evaluation.score or {}
-    behaviours: dict[str, list[float]] = {}
-    for section in (snapshot.get("sections") or {}).values():
-        behaviour, value = section.get("behaviour"), section.get("score")
-        if behaviour and value is not None:
-            behaviours.setdefault(behaviour, []).append(float(value))
+    snapshot: Mapping[str, Any] = evaluation.score or _NOTHING
+    behaviours: dict[str, float] = {}
+    sections = snapshot.get("sections")
+    if sections:
+        grouped: dict[str, list[float]] = {}
+        for section in sections.values():
+            behaviour, value = section.get("behaviour"), section.get("score")
+            if behaviour and value is not None:
+                if behaviour in grouped:
+                    grouped[behaviour].append(float(value))
+                else:
+                    grouped[behaviour] = [float(value)]
+        # Most behaviours have one section: its score is the mean (sum([x]) / 1 == x for scores >= 0).
+        behaviours = {b: v[0] if len(v) == 1 else sum(v) / len(v) for b, v in grouped.items()}
     overall = snapshot.get("overall")
-    return Facts(
-        overall=float(overall) if overall is not None else None,
-        behaviours={b: sum(v) / len(v) for b, v in behaviours.items()},
-        critical_failures=tuple(snapshot.get("critical_failures") or ()),
-    )
+    failures = snapshot.get("critical_failures")
+    return Facts(float(overall) if overall is not None else None, behaviours, tuple(failures) if failures else ())
 
 
 @dataclass(frozen=True)
