@@ -270,6 +270,7 @@ def comment_blocks(redacted: Sequence[Redacted], cards: CardBook, lang: str) -> 
     general = escape(t("site.employee.comment_general", lang))
     debrief_title = escape(t("site.employee.debrief", lang))
     html: list[str] = []
+    labels: dict[tuple[str, str, str], str] = {}  # the same criteria are commented on again and again
     for evaluation, texts, answers in redacted:
         if not texts and not answers:
             continue
@@ -285,8 +286,11 @@ def comment_blocks(redacted: Sequence[Redacted], cards: CardBook, lang: str) -> 
         if texts:
             html.append("<dl>\n")
             for key, text in texts:
-                criterion = cards.criterion(card_id, version, key)
-                label = escape(criterion.label.get(lang)) if criterion else general
+                at = (card_id, version, key)
+                label = labels.get(at)
+                if label is None:
+                    criterion = cards.criterion(card_id, version, key)
+                    label = labels[at] = escape(criterion.label.get(lang)) if criterion else general
                 html.append(f"<dt>{label}</dt><dd><q>{text}</q></dd>\n")
             html.append("</dl>\n")
         if answers:
