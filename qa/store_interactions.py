@@ -65,8 +65,8 @@ class InteractionStore(EvaluationStore):
         buckets = self.layout["interaction_buckets"]
         with paused_gc():
             groups: dict[tuple[str, int], dict[str, dict[str, Any]]] = {}
-            for doc in dump_many(Interaction, validated_many(Interaction, new)):
-                key = doc["id"]  # the month is the start of the ISO time: YYYY-MM
+            latest = {doc["id"]: doc for doc in dump_many(Interaction, validated_many(Interaction, new))}
+            for key, doc in latest.items():  # the month is the start of the ISO time: YYYY-MM
                 groups.setdefault((doc["started_at"][:7], zlib.crc32(key.encode()) % buckets), {})[key] = doc
             added = 0
             with self._writing(), self._parts.batch_writes():

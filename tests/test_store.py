@@ -120,6 +120,8 @@ def test_an_interaction_id_is_unique_across_months(store: Store, data: Path, sto
     other.close()
     assert store.add_interactions([interaction(4), interaction(5)]) == 1
     assert len(store.interaction_frame(*year)) == 5
+    twice = [interaction(6), interaction(6, started_at=moved["started_at"])]  # the last of an id wins
+    assert store.add_interactions(twice) == 1 and store.get_interaction("call-000006").started_at.month == 9
 
 
 def test_interactions_in_uses_instants_across_month_files(store: Store) -> None:
