@@ -292,9 +292,7 @@ def cmd_show(args: argparse.Namespace) -> int:
         draw = find_draw(store, args.draw)
         plan = plan_of(draw)
         progress = draw_progress(store, draw.id)
-        start, end = plan.bounds()
-        wanted = set(draw.selected)
-        interactions = {r.id: r for r in store.interactions_in(start, end) if r.id in wanted}
+        interactions = store.get_interactions(draw.selected)
         assignments = {a.interaction_id: a for a in store.assignments(draw_id=draw.id)}
     rows = []
     for i in draw.selected:

@@ -290,10 +290,20 @@ class Partition:
         """The table's records (those whose field `match[0]` is one of `match[1]`), for a bulk read,
         sorted by `order` (else in file order).
 
-        With `keep`, the file and all its records stay cached as with `records`, and so does the
-        sorted list; without, a file not cached already is read and rebuilt without caching.
+        With `keep`, the file and the records built stay cached (all of them, and the sorted list,
+        when there is no `match`); without, a file not cached already is read and rebuilt without
+        caching anything.
         """
         if keep or self.is_parsed:
+            raw = self._tables().get(table, {})
+            if match is not None and table not in self._complete:  # build (and cache) only those
+                name, values = match
+                keys = [key for key, doc in raw.items() if doc.get(name) in values]
+                cache = self._rebuild(table, raw, keys)
+                found = [cache[key] for key in keys]
+                if order is not None:
+                    found.sort(key=order)
+                return found
             self.records(table)
             memo = (table, order)
             ordered = self._sorted.get(memo)

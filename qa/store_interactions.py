@@ -93,6 +93,33 @@ class InteractionStore(EvaluationStore):
                         return cast(Interaction, record)
         raise NotFound(f"no interaction {interaction_id!r}")
 
+    def get_interactions(self, interaction_ids: Iterable[str]) -> dict[str, Interaction]:
+        """The stored interactions of these ids (unknown ids are left out), by id.
+
+        The id index says which file holds each one: only those files are read, and only the
+        wanted records are built (4,000 drawn calls among a million: a few seconds, not 15)."""
+        wanted = set(interaction_ids)
+        files: dict[str, set[str]] = {}
+        with self._reading():
+            index = self._interaction_index()
+            for key in wanted:
+                month = index.get(key)
+                if month is not None:
+                    files.setdefault(self._interaction_name(month, key), set()).add(key)
+            room = self._parts.room()
+        out: dict[str, Interaction] = {}
+        for name, keys in sorted(files.items()):
+            with self._reading(evict_every=16):
+                part = self._part(name, INTERACTIONS)
+                keep = part.is_parsed
+                if not keep:
+                    size = part.file_size()
+                    keep, room = (True, room - size) if size <= room else (False, room)
+                out.update(
+                    (r.record_key(), cast(Interaction, r)) for r in part.scan("interactions", keep, ("id", keys))
+                )
+        return out
+
     def interactions_in(
         self, start: datetime, end: datetime, employee_ids: Collection[str] | None = None
     ) -> list[Interaction]:

@@ -122,6 +122,8 @@ def test_an_interaction_id_is_unique_across_months(store: Store, data: Path, sto
     assert len(store.interaction_frame(*year)) == 5
     twice = [interaction(6), interaction(6, started_at=moved["started_at"])]  # the last of an id wins
     assert store.add_interactions(twice) == 1 and store.get_interaction("call-000006").started_at.month == 9
+    found = store.get_interactions(["call-000001", "call-000006", "call-999999"])
+    assert found == {key: store.get_interaction(key) for key in ("call-000001", "call-000006")}
 
 
 def test_interactions_in_uses_instants_across_month_files(store: Store) -> None:
