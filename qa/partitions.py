@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 from tinydb import TinyDB
 from tinydb.middlewares import Middleware
@@ -32,7 +32,7 @@ from tinydb.table import Document, Table
 
 from qa.errors import InvalidRecord, UnreadableFile
 from qa.models import Record, trusted_many, validated_many
-from qa.storage import PartitionStorage, Summariser, Tables, WriteBatch
+from qa.storage import PartitionStorage, Summariser, Tables, WriteBatch, atomic_write
 
 MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -111,6 +111,24 @@ class TransactionMiddleware(Middleware):
     def inner(self) -> PartitionStorage:
         """The storage under the middleware, with its extra interface."""
         return cast(PartitionStorage, self.storage)
+
+
+VIEW_MAGIC = "qualiterrain-view"
+
+
+class ViewCodec(Protocol):
+    """How a view is kept on disk, in a hidden file beside its partition (`.e07.<name>`).
+
+    The file's first line names the format and the token of the partition's state it was derived
+    from: a view of any other state is ignored and rebuilt. Views are caches: never backed up
+    (backups skip hidden files), written without fsync, rebuilt when damaged. Change `name` when
+    the layout of the value changes.
+    """
+
+    name: str
+
+    def dump(self, value: Any) -> bytes: ...
+    def load(self, data: bytes) -> tuple[Any, int]: ...  # the value and its size; ValueError if damaged
 
 
 @dataclass(frozen=True)
@@ -328,18 +346,28 @@ class Partition:
             records.sort(key=order)
         return records
 
-    def view(self, key: str, build: Callable[[bytes | memoryview], tuple[Any, int]]) -> Any:
+    def view(
+        self, key: str, build: Callable[[bytes | memoryview], tuple[Any, int]], codec: ViewCodec | None = None
+    ) -> Any:
         """What `build` derives from the file's body (JSON bytes), cached until the file changes.
 
         `build` returns the value and its approximate size in bytes (counted in the budget). The
         body is read and checked (CRC) without parsing it into the cache. None if no file.
+        With a `codec`, the value is also kept on disk beside the file (see `ViewCodec`), so a
+        new process finds it without decoding the file again.
         """
         mw = self._middleware(create=False)
         if mw is None:
             return None
+        token = mw.inner.peek_token()
         hit = self._views.get(key)
-        if hit is not None and hit[0] == mw.inner.peek_token():
+        if hit is not None and hit[0] == token:
             return hit[1]
+        if codec is not None and token is not None:
+            loaded = self._load_view(codec, token)
+            if loaded is not None:
+                self._views[key] = (token, *loaded)
+                return loaded[0]
         got = mw.inner.read_body()
         if got is None:
             self._views.pop(key, None)
@@ -349,7 +377,32 @@ class Partition:
             value, size = build(body)
         if token is not None:
             self._views[key] = (token, value, size)
+            if codec is not None:
+                self._save_view(codec, token, value)
         return value
+
+    def _view_path(self, codec: ViewCodec) -> Path:
+        return self.path.with_name(f".{self.path.stem}.{codec.name}")
+
+    def _load_view(self, codec: ViewCodec, token: str) -> tuple[Any, int] | None:
+        try:
+            data = self._view_path(codec).read_bytes()
+        except OSError:
+            return None
+        line, _, payload = data.partition(b"\n")
+        if line != f"{VIEW_MAGIC} {codec.name} {token}".encode():
+            return None  # a view of an older state of the file, or of another format
+        try:
+            return codec.load(payload)
+        except ValueError:  # damaged: build it again
+            return None
+
+    def _save_view(self, codec: ViewCodec, token: str, value: Any) -> None:
+        try:
+            payload = f"{VIEW_MAGIC} {codec.name} {token}\n".encode() + codec.dump(value)
+            atomic_write(self._view_path(codec), payload, durable=False)  # a cache: no fsync
+        except OSError:
+            pass  # a read-only or full disk: the view stays in memory only
 
     def record(self, table: str, key: str) -> Record | None:
         """One record (validating only that one when the table is not cached)."""

@@ -293,7 +293,7 @@ class EvaluationStore(StoreCore):
         # store (the CLI, a worker process) never make a bulk read.
         import pyarrow.compute as pc
 
-        from qa.store_columns import EVALUATION_SCHEMA, PASSED, concat, evaluation_block, to_frame
+        from qa.store_columns import EVALUATION_SCHEMA, EVALUATION_VIEWS, PASSED, concat, evaluation_block, to_frame
 
         wanted = None if months is None else sorted(set(months))
         for month in wanted or []:
@@ -310,7 +310,7 @@ class EvaluationStore(StoreCore):
                 part = self._part(name, EVALUATIONS)
                 if status is not None and status not in part.ids("evaluations").values():
                     continue
-                block = part.view("evaluation_rows", evaluation_block)
+                block = part.view("evaluation_rows", evaluation_block, EVALUATION_VIEWS)
             if block is not None:
                 blocks.append(block)
         table = concat(blocks, EVALUATION_SCHEMA)

@@ -167,7 +167,7 @@ class InteractionStore(EvaluationStore):
         import pyarrow as pa  # imported here: see Store.evaluation_rows
         import pyarrow.compute as pc
 
-        from qa.store_columns import INTERACTION_SCHEMA, UTC_NS, concat, interaction_block, to_frame
+        from qa.store_columns import INTERACTION_SCHEMA, INTERACTION_VIEWS, UTC_NS, concat, interaction_block, to_frame
 
         if start.tzinfo is None or end.tzinfo is None:
             raise StoreError("interaction_frame needs timezone-aware start and end")
@@ -182,7 +182,7 @@ class InteractionStore(EvaluationStore):
             ]
         for name in names:
             with self._reading(evict_every=16):
-                block = self._part(name, INTERACTIONS).view("interaction_rows", interaction_block)
+                block = self._part(name, INTERACTIONS).view("interaction_rows", interaction_block, INTERACTION_VIEWS)
             if block is not None:
                 blocks.append(block)
         table = concat(blocks, INTERACTION_SCHEMA)

@@ -252,3 +252,37 @@ def test_evaluation_frame_of_records_matches_the_store(store: Store) -> None:
         store.submit_evaluation(evaluation(f"emp-00{n + 1}", score=snapshot(60.0 + n, [True, None])))
     records = sorted(store.iter_evaluations(), key=lambda e: e.started_at)
     pd.testing.assert_frame_equal(evaluation_frame(records), store.evaluation_rows(criteria=True))
+
+
+def test_views_kept_beside_their_files_serve_a_new_process_and_follow_changes(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    store = open_store(data)
+    ev = store.submit_evaluation(evaluation(score=snapshot(70.0, [True])))
+    store.add_interactions([interaction(1)])
+    year = (datetime(2025, 1, 1, tzinfo=UTC), datetime(2026, 1, 1, tzinfo=UTC))
+    rows, frame = store.evaluation_rows(criteria=True), store.interaction_frame(*year)
+    store.close()
+    views = sorted(p.name for p in data.rglob(".*.arrow"))
+    assert views == [
+        ".e" + views[0][2:4] + ".evaluation-rows.v1.arrow",
+        ".i" + views[1][2:4] + ".interaction-rows.v1.arrow",
+    ]
+
+    def fresh() -> Store:
+        return Store(data.resolve(), storage="durable", clock=Clock(), cache_mb=64, lock_timeout=5,
+                     backup_every=None, keep_backups=7)  # fmt: skip
+
+    again = fresh()  # a new process: reads the views from disk
+    pd.testing.assert_frame_equal(again.evaluation_rows(criteria=True), rows)
+    pd.testing.assert_frame_equal(again.interaction_frame(*year), frame)
+    again.update_evaluation(ev.id, {"status": "approved"}, by="lea", action="approve")  # the view is stale now
+    again.close()
+    for view in data.rglob(".i*.arrow"):  # and a damaged view is rebuilt
+        content = view.read_bytes()
+        view.write_bytes(content[: content.index(b"\n") + 1] + b"garbage")
+    last = fresh()
+    assert last.evaluation_rows()["status"].tolist() == ["approved"]
+    pd.testing.assert_frame_equal(last.interaction_frame(*year), frame)
+    backup = last.backup()
+    assert not list(backup.rglob(".*.arrow"))  # caches are not backed up
+    last.close()
