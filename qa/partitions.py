@@ -127,7 +127,7 @@ class ViewCodec(Protocol):
 
     name: str
 
-    def dump(self, value: Any) -> bytes: ...
+    def dump(self, value: Any) -> bytes | memoryview: ...
     def load(self, data: bytes) -> tuple[Any, int]: ...  # the value and its size; ValueError if damaged
 
 
@@ -399,7 +399,7 @@ class Partition:
 
     def _save_view(self, codec: ViewCodec, token: str, value: Any) -> None:
         try:
-            payload = f"{VIEW_MAGIC} {codec.name} {token}\n".encode() + codec.dump(value)
+            payload = b"".join([f"{VIEW_MAGIC} {codec.name} {token}\n".encode(), codec.dump(value)])
             atomic_write(self._view_path(codec), payload, durable=False)  # a cache: no fsync
         except OSError:
             pass  # a read-only or full disk: the view stays in memory only

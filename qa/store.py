@@ -21,6 +21,9 @@ On-disk layout of a data folder (schema 2):
     evaluations/2025-05/e07.json    evaluations started that month of employees in bucket 07,
                                     with their audit entries (written in the same atomic write)
     interactions/2025-05/i13.json   interactions of that month whose id is in bucket 13
+    evaluations/2025-05/.e07.evaluation-rows.v1.arrow
+                                    that file's columns for bulk reads (a cache: Partition.view)
+    mappings/ calibration/ disputes/ photos/   the app's other files (backed up and restored too)
     backups/<reason>-<time>/        snapshots: see qa/backups.py
 
 A month is the month of `started_at` in its own UTC offset. Employees are spread over buckets, so

@@ -235,11 +235,11 @@ class ArrowViews:
     def __init__(self, name: str) -> None:
         self.name = name
 
-    def dump(self, value: pa.Table) -> bytes:
+    def dump(self, value: pa.Table) -> bytes | memoryview:
         sink = pa.BufferOutputStream()
         with pa.ipc.new_file(sink, value.schema) as writer:
             writer.write_table(value)
-        return bytes(sink.getvalue().to_pybytes())
+        return memoryview(sink.getvalue())
 
     def load(self, data: bytes) -> tuple[pa.Table, int]:
         try:
