@@ -308,13 +308,14 @@ class Partition:
         """The table's records (those whose field `match[0]` is one of `match[1]`), for a bulk read,
         sorted by `order` (else in file order).
 
-        With `keep`, the file and the records built stay cached (all of them, and the sorted list,
-        when there is no `match`); without, a file not cached already is read and rebuilt without
-        caching anything.
+        With `keep`, the file and the records built stay cached: with an `order` (or no `match`),
+        all of them and the sorted list, so a repeated scan is a filter; with a `match` alone, only
+        the matching ones (a look-up of a few ids). Without `keep`, a file not cached already is
+        read and rebuilt without caching anything.
         """
         if keep or self.is_parsed:
             raw = self._tables().get(table, {})
-            if match is not None and table not in self._complete:  # build (and cache) only those
+            if match is not None and order is None and table not in self._complete:  # only those
                 name, values = match
                 keys = [key for key, doc in raw.items() if doc.get(name) in values]
                 cache = self._rebuild(table, raw, keys)
