@@ -134,7 +134,8 @@ def make_world(tmp_path: Path) -> World:
         world.add("E1", failing=weak if day % 2 == 0 else weak[:2], days=day * 24,
                   comments={"solution_or_alternative": f"Aucune alternative proposée. {XSS_COMMENT}",
                             "general": f"Bruno Petit était en pause. Rappel au {PHONE}."},
-                  debrief={"what_differently": "Proposer une alternative."})  # fmt: skip
+                  debrief={"what_differently": "Proposer une alternative.",
+                           "<i>unknown_question</i>": f"<b>Réponse</b> {XSS_COMMENT}"})  # fmt: skip
     world.add("E1", status="submitted", comments={"general": f"{UNAPPROVED_MARKER} submitted"})
     world.add("E1", status="returned", comments={"general": f"{UNAPPROVED_MARKER} returned"})
     world.add("E1", status="disputed", comments={"general": f"{UNAPPROVED_MARKER} disputed"})

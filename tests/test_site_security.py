@@ -54,6 +54,18 @@ def test_a_script_in_a_comment_is_shown_as_text(built) -> None:
     assert XSS_COMMENT in soup(file).get_text()  # what the reader sees: the text itself
 
 
+def test_hostile_debrief_answers_and_question_ids_are_shown_as_text(built) -> None:
+    """Debrief texts and their keys reach the page through ready-made HTML (sitegen.context)."""
+    _, out, _, tokens = built
+    for lang in ("fr", "en"):
+        file = out / paths.employee_page(tokens["E1"], lang)
+        html = file.read_text()
+        assert "<b>Réponse</b>" not in html and "<i>unknown_question</i>" not in html
+        text = soup(file).get_text()
+        assert f"<b>Réponse</b> {XSS_COMMENT}" in text
+        assert "<i>unknown_question</i>" in text
+
+
 def test_a_hostile_employee_name_is_shown_as_text_everywhere(built) -> None:
     _, out, _, tokens = built
     for file in every_page(out):
