@@ -10,7 +10,10 @@ It adds what TinyDB leaves out:
   random token in its first bytes, so a reader checks freshness by reading 42 bytes (no parsing)
   and cannot be fooled by coarse timestamps or reused inode numbers;
 * a header: the schema version, the body's length and CRC-32 (a damaged file is an error, never an
-  empty database) and a small summary (ids, statuses) that can be read without the body.
+  empty database) and a small summary (ids, statuses) that can be read without the body;
+* an index (optional, per kind of file): for one table, where each document lies in the body and
+  the value of one field (`"spans": {table: {id: [value, start, length]}}` in the summary), so
+  one employee's evaluations are read from their byte ranges without parsing the whole file.
 
 File format: two lines, `{"token":"<32 hex>","format":...,"schema":N,"length":L,"crc32":C,
 "summary":{...}}` then the TinyDB state `{"table": {"doc_id": {...}}}`.
@@ -37,6 +40,7 @@ _PEEK = len(_PREFIX) + 32
 
 Tables = dict[str, dict[str, Any]]
 Summariser = Callable[[Tables], dict[str, Any]]
+Index = tuple[str, str]  # (table, field): which documents' byte ranges the header lists, by field
 
 
 class PartitionStorage(Protocol):
@@ -53,6 +57,7 @@ class PartitionStorage(Protocol):
     def peek_token(self) -> str | None: ...
     def read_uncached(self) -> Tables | None: ...
     def read_body(self) -> tuple[str | None, bytes | memoryview] | None: ...
+    def read_indexed(self, table: str, value: Any) -> list[dict[str, Any]] | None: ...
     def drop_tables(self) -> None: ...
     def forget(self) -> None: ...
     def close(self) -> None: ...
@@ -173,12 +178,55 @@ def decode(data: bytes, path: Path) -> tuple[dict[str, Any], Tables]:
     return header, tables
 
 
-def encode(tables: Tables, summary: dict[str, Any], token: str) -> bytes:
-    body = orjson.dumps(tables)
+def encode_indexed(tables: Tables, index: Index) -> tuple[bytes, dict[str, dict[str, list[Any]]]]:
+    """`orjson.dumps(tables)`, byte for byte, and where each document of the index's table lies.
+
+    The indexed table's documents are dumped one by one to learn their offsets in the body (the
+    other tables in one call); compact JSON makes the joined pieces identical to a single dump.
+    """
+    table, field_name = index
+    pieces: list[bytes] = [b"{"]
+    pos = 1
+    spans: dict[str, list[Any]] = {}
+    for n, (name, docs) in enumerate(tables.items()):
+        head = (b"," if n else b"") + orjson.dumps(name) + b":"
+        pieces.append(head)
+        pos += len(head)
+        if name != table:
+            dumped = orjson.dumps(docs)
+            pieces.append(dumped)
+            pos += len(dumped)
+            continue
+        pieces.append(b"{")
+        pos += 1
+        for i, (key, doc) in enumerate(docs.items()):
+            if key.__class__ is not str:
+                raise TypeError(f"document id {key!r} is not a string")
+            label = (b"," if i else b"") + orjson.dumps(key) + b":"
+            dumped = orjson.dumps(doc)
+            pieces += (label, dumped)
+            pos += len(label)
+            spans[key] = [doc.get(field_name), pos, len(dumped)]
+            pos += len(dumped)
+        pieces.append(b"}")
+        pos += 1
+    pieces.append(b"}")
+    return b"".join(pieces), {table: spans}
+
+
+def encode(
+    tables: Tables, summary: dict[str, Any], token: str, index: Index | None = None
+) -> tuple[bytes, dict[str, Any]]:
+    """The file's bytes and the summary written in its header (with the index's spans, if any)."""
+    if index is None:
+        body = orjson.dumps(tables)
+    else:
+        body, spans = encode_indexed(tables, index)
+        summary = {**summary, "spans": spans}
     rest = orjson.dumps(
         {"format": FORMAT, "schema": SCHEMA, "length": len(body), "crc32": zlib.crc32(body), "summary": summary}
     )
-    return _PREFIX + token.encode("ascii") + b'",' + rest[1:] + b"\n" + body + b"\n"
+    return _PREFIX + token.encode("ascii") + b'",' + rest[1:] + b"\n" + body + b"\n", summary
 
 
 class DurableJSONStorage(Storage):
@@ -186,10 +234,13 @@ class DurableJSONStorage(Storage):
 
     replaces_files = True  # never writes in place: a hard link to the file is a stable snapshot
 
-    def __init__(self, path: str | Path, summarise: Summariser | None = None, durable: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, summarise: Summariser | None = None, durable: bool = True, index: Index | None = None
+    ) -> None:
         self.path = Path(path)
         self._summarise = summarise
         self._durable = durable
+        self._index = index
         self.token: str | None = None  # token of the cached tables; None when nothing is cached
         self._tables: Tables | None = None
         self._summary: dict[str, Any] | None = None
@@ -246,6 +297,43 @@ class DurableJSONStorage(Storage):
             return None
         return _token_of(data), split(data, self.path)[1]
 
+    def read_indexed(self, table: str, value: Any) -> list[dict[str, Any]] | None:
+        """The documents of `table` whose indexed field is `value`, read from their byte ranges.
+
+        Only the header (cached until the file changes) and those documents are read and parsed,
+        from one open file, so they all belong to the same state of it. None when the file has no
+        index for `table` (written before indexes, or another kind of file): parse it instead.
+        A range that does not hold the document the header promises is a damaged file.
+        """
+        try:
+            handle = open(self.path, "rb")  # noqa: SIM115 - closed below
+        except FileNotFoundError:
+            return []
+        with handle:
+            line = handle.readline()
+            token = _token_of(line)
+            if token is None or token != self._summary_token or self._summary is None:
+                header = parse_header(line.rstrip(b"\n"), self.path)
+                self._summary, self._summary_token = header.get("summary") or {}, token
+                self._header_bytes = len(line)
+            spans = (self._summary.get("spans") or {}).get(table)
+            if spans is None:
+                return None
+            base, out = len(line), []
+            for key, (found, start, length) in spans.items():
+                if found != value:
+                    continue
+                handle.seek(base + start)
+                data = handle.read(length)
+                try:
+                    doc = orjson.loads(data)
+                except orjson.JSONDecodeError:
+                    doc = None
+                if not isinstance(doc, dict) or doc.get("id", key) != key:
+                    raise UnreadableFile(str(self.path), f"the index does not match the data at {key!r}")
+                out.append(doc)
+        return out
+
     def drop_tables(self) -> None:
         """Drop the parsed tables but keep the header's summary (ids, statuses) cached."""
         self.token = self._tables = None
@@ -255,7 +343,8 @@ class DurableJSONStorage(Storage):
         """A new token, the summary and the file's bytes for `data`."""
         token = secrets.token_hex(16)
         summary = self._summarise(data) if self._summarise else {}
-        return token, summary, encode(data, summary, token)
+        payload, summary = encode(data, summary, token, self._index)
+        return token, summary, payload
 
     def write(self, data: Tables) -> None:
         try:
@@ -371,7 +460,9 @@ class ReferenceJSONStorage(JSONStorage):
 
     replaces_files = False
 
-    def __init__(self, path: str | Path, summarise: Summariser | None = None, durable: bool = True) -> None:
+    def __init__(
+        self, path: str | Path, summarise: Summariser | None = None, durable: bool = True, index: Index | None = None
+    ) -> None:
         ensure_dir(Path(path).parent)  # private folders, as for the durable storage
         super().__init__(str(path))
         self.path = Path(path)
@@ -403,6 +494,9 @@ class ReferenceJSONStorage(JSONStorage):
         except FileNotFoundError:
             return None
         return None, data.strip() or b"{}"
+
+    def read_indexed(self, table: str, value: Any) -> list[dict[str, Any]] | None:
+        return None  # no header, no index: the caller filters the parsed table
 
     def drop_tables(self) -> None:
         pass

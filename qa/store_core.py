@@ -70,7 +70,11 @@ SITE_TOKENS = Kind({"site_tokens": SiteToken})
 SCORECARDS = Kind({"scorecard_versions": ScorecardVersion})
 DRAWS = Kind({"draws": Draw, "assignments": Assignment}, summary_of("draws"))
 DRAFTS = Kind({"drafts": Draft})
-EVALUATIONS = Kind({"evaluations": Evaluation, "audit": AuditEntry}, summary_of("evaluations", "status"))
+EVALUATIONS = Kind(
+    {"evaluations": Evaluation, "audit": AuditEntry},
+    summary_of("evaluations", "status"),
+    index=("evaluations", "employee_id"),  # an employee's evaluations without parsing whole files
+)
 INTERACTIONS = Kind({"interactions": Interaction}, summary_of("interactions"))
 SMALL_FILES = {"employees": EMPLOYEES, "users": USERS, "site_tokens": SITE_TOKENS, "scorecards": SCORECARDS}
 

@@ -226,8 +226,8 @@ class EvaluationStore(StoreCore):
             out = [
                 cast(Evaluation, r)
                 for month in self._parts.months("evaluations")
-                for r in self._part(self._evaluation_name(month, employee_id), EVALUATIONS).matching(
-                    "evaluations", "employee_id", employee_id
+                for r in self._part(self._evaluation_name(month, employee_id), EVALUATIONS).indexed(
+                    "evaluations", employee_id
                 )
             ]
         return by_time(out)

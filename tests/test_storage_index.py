@@ -1,0 +1,94 @@
+"""The evaluation files' index: one employee's evaluations read from their byte ranges.
+
+An employee's evaluations lie in one file per month among others' evaluations; the header lists
+where each evaluation lies in the body, so a reader parses a few KB instead of the whole file.
+These tests hold the index to the parsed file: the same records, the same bytes on disk.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from qa.errors import UnreadableFile
+from qa.partitions import summary_of
+from qa.storage import DurableJSONStorage, encode_indexed
+from qa.store import Store
+from tests.store_support import evaluation, open_store
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=8,
+)
+docs = st.dictionaries(st.text(max_size=6), st.dictionaries(st.text(max_size=5), json_values, max_size=4), max_size=5)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(["evaluations", "audit", 'é"x']), docs, max_size=3))
+def test_the_indexed_body_is_byte_for_byte_a_plain_dump_and_every_span_holds_its_document(tables: Any) -> None:
+    body, spans = encode_indexed(tables, ("evaluations", "employee_id"))
+    assert body == orjson.dumps(tables)
+    for key, (value, start, length) in spans["evaluations"].items():
+        doc = tables["evaluations"][key]
+        assert orjson.loads(body[start : start + length]) == doc
+        assert value == doc.get("employee_id")
+    assert set(spans["evaluations"]) == set(tables.get("evaluations", {}))
+
+
+def _storage(path: Path) -> DurableJSONStorage:
+    return DurableJSONStorage(path, summarise=summary_of("evaluations", "status"), index=("evaluations", "employee_id"))
+
+
+def test_read_indexed_returns_exactly_the_documents_of_that_value(tmp_path: Path) -> None:
+    tables = {
+        "evaluations": {f"e{i}": {"id": f"e{i}", "employee_id": f"emp-{i % 3}", "note": "é" * i} for i in range(10)},
+        "audit": {"a1": {"evaluation_id": "e1"}},
+    }
+    _storage(tmp_path / "f.json").write(tables)
+    reader = _storage(tmp_path / "f.json")  # another process: nothing cached
+    got = reader.read_indexed("evaluations", "emp-1")
+    assert got == [tables["evaluations"][k] for k in ("e1", "e4", "e7")]
+    assert reader.read_indexed("evaluations", "emp-9") == []
+    assert reader.read_indexed("audit", "e1") is None  # no index on that table
+
+
+def test_a_file_without_an_index_says_so_and_a_missing_file_is_empty(tmp_path: Path) -> None:
+    DurableJSONStorage(tmp_path / "old.json").write({"evaluations": {"e1": {"id": "e1", "employee_id": "x"}}})
+    assert _storage(tmp_path / "old.json").read_indexed("evaluations", "x") is None
+    assert _storage(tmp_path / "none.json").read_indexed("evaluations", "x") == []
+
+
+def test_a_span_that_does_not_hold_its_document_is_a_damaged_file(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    _storage(path).write(
+        {"evaluations": {"e1": {"id": "e1", "employee_id": "x"}, "e2": {"id": "e2", "employee_id": "y"}}}
+    )
+    data = path.read_bytes()
+    path.write_bytes(data.replace(b'{"id":"e1"', b'{"id":"e2"', 1))  # same length: only the index can tell
+    with pytest.raises(UnreadableFile, match=r"f\.json.*index does not match"):
+        _storage(path).read_indexed("evaluations", "x")
+
+
+@pytest.mark.parametrize("storage", ["durable", "reference"])
+def test_an_employees_evaluations_are_the_same_read_through_the_index_or_parsed(tmp_path: Path, storage: str) -> None:
+    store = open_store(tmp_path, storage=storage)
+    mine = [store.submit_evaluation(evaluation("emp-001")) for _ in range(3)]
+    theirs = [store.submit_evaluation(evaluation(f"emp-00{n}")) for n in (2, 3) for _ in range(4)]
+    store.update_evaluation(mine[1].id, {"status": "approved"}, by="lead1", action="approve")
+    store.close()
+    fresh = Store.open(tmp_path, storage=storage)
+    try:
+        read = fresh.evaluations_for_employee("emp-001")
+        assert [e.id for e in read] == [e.id for e in mine]
+        assert [e.status for e in read] == ["submitted", "approved", "submitted"]
+        assert read == [fresh.get_evaluation(e.id) for e in mine]  # the same records as parsed ones
+        assert {e.employee_id for e in fresh.evaluations_for_employee("emp-002")} == {"emp-002"}
+        assert len(theirs) == 8
+    finally:
+        fresh.close()
