@@ -19,6 +19,7 @@ from qa import evaluations
 from qa.errors import QAError
 from qa.evaluation_checks import EMPLOYEE, context_key, question_key
 from ui import session
+from ui.textbox import value_of
 
 DRAFT = "draft"  # the open draft's state
 PROBLEMS = "draft_problems"  # problem codes of the last refused submission
@@ -83,6 +84,8 @@ def _forget_problem(key: str) -> None:
 
 def _widget_value(widget_key: str, kind: str) -> Any:
     value = st.session_state.get(widget_key)
+    if kind == "text":  # a ui.textbox box: its state is a mapping holding the text
+        value = value_of(value)
     if kind == "datetime" and isinstance(value, datetime):
         return value.replace(tzinfo=local_tz()).isoformat(timespec="minutes")
     if kind == "date" and isinstance(value, date):

@@ -27,6 +27,7 @@ from ui.draft import (
     stamp,
     widget_key,
 )
+from ui.textbox import text_box
 
 
 def _local(value: Any) -> datetime | None:
@@ -41,8 +42,8 @@ def context_field(card: Scorecard, field, state: dict[str, Any], lang: str, t) -
     help_text = field.help.get(lang) if field.help else None
     args = ("context", field.id, key)
     if field.type == "text":
-        st.text_input(label, value=value or "", key=key, on_change=changed, args=args, max_chars=500)
-        bound(*args)
+        text_box(label, value=value or "", key=key, on_change=changed, args=(*args, "text"), max_chars=500, rows=1)
+        bound(*args, "text")
     elif field.type == "number" or (field.type == "duration" and field.measured_from is None):
         unit = f" ({t('ui.unit.' + field.unit)})" if field.unit else ""
         st.number_input(

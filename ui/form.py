@@ -33,6 +33,7 @@ from ui.draft import (
     sync,
     widget_key,
 )
+from ui.textbox import text_box
 
 
 def answer_options(criterion: Criterion) -> list[Any]:
@@ -83,17 +84,18 @@ def _criterion(criterion: Criterion, number: int, state: dict[str, Any], lang: s
             st.markdown(criterion.guidance.get(lang))
         problem(criterion.id, t)
         comment_key = f"cm_{criterion.id}"
-        st.text_input(
-            t("ui.form.comment"),
+        text_box(
+            t("ui.form.comment_label", n=number),
             value=state["comments"].get(criterion.id, ""),
             key=comment_key,
             on_change=changed,
-            args=("comments", criterion.id, comment_key),
+            args=("comments", criterion.id, comment_key, "text"),
             max_chars=evaluations.MAX_COMMENT,
             placeholder=t("ui.form.comment_placeholder"),
-            label_visibility="collapsed",
+            rows=2,
+            hide_label=True,
         )
-        bound("comments", criterion.id, comment_key)
+        bound("comments", criterion.id, comment_key, "text")
 
 
 def _submit() -> None:
@@ -196,15 +198,15 @@ def render(page: session.Page, loaded: LoadedScorecard, state: dict[str, Any]) -
         for question in card.questions:
             key = f"dq_{question.id}"
             label = question.label.get(lang) + (" *" if question.required else "")
-            st.text_area(
+            text_box(
                 label,
                 value=state["debrief"].get(question.id, ""),
                 key=key,
                 on_change=changed,
-                args=("debrief", question.id, key),
+                args=("debrief", question.id, key, "text"),
                 max_chars=5000,
             )
-            bound("debrief", question.id, key)
+            bound("debrief", question.id, key, "text")
             problem(question_key(question.id), t)
         if state["channel"] == "face_to_face":
             fields.photos(page, state)

@@ -15,7 +15,7 @@ from qa.scorecards import resolve
 from qa.store import Store
 
 from ..app_world import PASSWORDS
-from .conftest import CHROMIUM
+from .conftest import CHROMIUM, TABLET, Shots
 
 pytestmark = [
     pytest.mark.e2e,
@@ -100,7 +100,7 @@ def test_a_shopper_scores_a_whole_visit_on_a_tablet(server, tablet):
     page.get_by_role("option", name=re.compile("Jean Dupont")).click()
     site = page.get_by_label("Site visité *")
     site.fill("Lyon Part-Dieu")
-    site.press("Enter")
+    site.press("Enter")  # a one-line box: Enter sends the text and adds no line
     page.get_by_role("radiogroup", name="Scénario joué *").get_by_text("Demande de renseignements").click()
     # Widgets are found by their key (Streamlit marks each one's container with st-key-<key>).
     page.locator(".st-key-stamp_arrived_at button").click()
@@ -113,9 +113,8 @@ def test_a_shopper_scores_a_whole_visit_on_a_tablet(server, tablet):
     answered = 0
     next_step(page, sections[0])
     answered += answer_every_criterion(page, card.sections[0])
-    comment = page.locator(".st-key-cm_customer_acknowledged input")
-    comment.fill(SCRIPT)
-    comment.press("Enter")
+    comment = page.locator(".st-key-cm_customer_acknowledged textarea")
+    comment.fill(SCRIPT)  # sent after a pause in typing (ui.textbox), no blur needed
     assert smallest_touch_target(page) >= 44
     no_sideways_scroll(page, 768)
     shot("courtesy", full_page=True)
@@ -133,7 +132,7 @@ def test_a_shopper_scores_a_whole_visit_on_a_tablet(server, tablet):
     page.locator(".st-key-goto_1 button").click()
     first = page.locator('[data-testid="stMain"] [role="radiogroup"]').first
     expect()(first.get_by_test_id("stRadioOption").first).to_have_attribute("data-selected", "true")
-    expect()(page.locator(".st-key-cm_customer_acknowledged input")).to_have_value(SCRIPT)
+    expect()(page.locator(".st-key-cm_customer_acknowledged textarea")).to_have_value(SCRIPT)
     page.locator(".st-key-goto_3 button").click()
     expect()(page.get_by_role("heading", name=sections[2], exact=True)).to_be_visible()
 
@@ -145,7 +144,6 @@ def test_a_shopper_scores_a_whole_visit_on_a_tablet(server, tablet):
     for n, question in enumerate(card.questions):
         box = page.get_by_label(re.compile("^" + re.escape(question.label.fr)))
         box.fill(SCRIPT if n == 0 else f"Réponse {n}")
-        box.blur()
     expect()(page.locator(".st-key-goto_5 button")).to_contain_text("check_circle")  # the debrief is saved
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(
         files=[{"name": "../../ticket.png", "mimeType": "image/png", "buffer": PNG}]
@@ -195,3 +193,54 @@ def test_a_shopper_cannot_open_another_shoppers_evaluation(server, tablet):
     assert page.get_by_text("Remarque privée de Bob").count() == 0
     assert page.get_by_text("Réponse de Bob").count() == 0
     shot("refused")
+
+
+def test_a_comment_typed_then_left_without_blur_is_in_the_draft(server, browser):
+    """Nothing typed is lost: the text box sends its text after a pause in typing, so a tab
+    closed in the middle of a comment (no blur, no Enter) finds it in the resumed draft."""
+    typed = "Accueil chaleureux, <b>sourire</b> & « bonjour »"
+    context = browser.new_context(**TABLET)
+    page = context.new_page()
+    shot = Shots(page, "test_a_comment_typed_then_left_without_blur")
+    try:
+        open_app(page, server.url)
+        sign_in(page, "bob")
+        page.locator(".st-key-new_visit button").click()
+        page.locator(".st-key-goto_1 button").click()
+        comment = page.locator(".st-key-cm_greeted_at_door textarea")
+        expect()(comment).to_be_visible()
+        comment.click()
+        comment.press_sequentially(typed, delay=15)  # keystrokes, as a person types
+        page.wait_for_timeout(1500)
+        # Still in the box: no blur, no Enter has sent it.
+        assert page.evaluate("() => document.activeElement.shadowRoot.activeElement.tagName") == "TEXTAREA"
+        shot("typed-no-blur")
+        # Already saved, before the tab goes (closing it would also send the text, best effort).
+        store = Store.open(server.data_dir)
+        try:
+            (draft,) = store.drafts_for("bob")
+            assert draft.state["comments"] == {"greeted_at_door": typed}
+        finally:
+            store.close()
+    finally:
+        context.close()  # the tab is closed mid-typing
+
+    context = browser.new_context(**TABLET)
+    page = context.new_page()
+    shot = Shots(page, "test_a_comment_typed_then_left_without_blur-resumed")
+    try:
+        open_app(page, server.url)
+        sign_in(page, "bob")
+        expect()(page.get_by_text(re.compile("Brouillon repris"))).to_be_visible()
+        resumed = page.locator(".st-key-cm_greeted_at_door textarea")
+        expect()(resumed).to_have_value(typed)
+        expect()(resumed).to_have_accessible_name(re.compile(r"^Commentaire sur le critère \d+$"))  # a real label
+        shot("resumed")
+    finally:
+        context.close()
+    store = Store.open(server.data_dir)
+    try:
+        (draft,) = store.drafts_for("bob")
+        assert draft.state["comments"] == {"greeted_at_door": typed}
+    finally:
+        store.close()
