@@ -34,9 +34,20 @@ DETACHED = ".detached"
 BACKUPS = "backups"
 RESTORE = ".restore"
 # Folders whose files all belong to the store (a restore removes the ones not in the backup): the
-# tables, the import's saved column mappings (qa/interactions.py), calibration sessions
-# (qa/calibration.py), the dispute index (qa/disputes.py) and evaluation photos (qa/photos.py).
-STORE_FOLDERS = ("evaluations", "interactions", "draws", "drafts", "mappings", "calibration", "disputes", "photos")
+# tables, the import's saved column mappings (qa/interactions.py), evaluation photos
+# (qa/photos.py), and calibration/ and disputes/ where older versions kept calibration sessions
+# and the dispute index (moved into tables when the store opens: qa/store_reviews.py).
+STORE_FOLDERS = (
+    "evaluations",
+    "interactions",
+    "draws",
+    "drafts",
+    "calibration_sessions",
+    "mappings",
+    "photos",
+    "calibration",
+    "disputes",
+)
 
 
 @dataclass(frozen=True)

@@ -6,42 +6,34 @@ answers per unit; until the session is closed nobody (QA leads included) can rea
 answers: every read goes through `answers_of` / `session_report`, which refuse with
 PermissionDenied. Once closed, `session_report` runs `qa.reliability.calibration_report`.
 
-Storage, a stop-gap until the store grows a calibration table: one JSON document per session
-at `<data>/calibration/<session_id>.json`, written atomically (`qa.storage.atomic_write`: temp
-file, fsync, os.replace, folder fsync) under one `filelock.FileLock` for the folder. Sessions are
-kept out of the evaluations table on purpose: calibration answers are not evaluations of anybody
-and must never reach coaching pages, statistics or drift.
+Storage: the store's calibration table (`Store.add_calibration_session`, ...; see
+qa/store_reviews.py), one record per session, every change a read-modify-write under the store's
+write lock in one atomic write. Sessions are kept out of the evaluations table on purpose:
+calibration answers are not evaluations of anybody and must never reach coaching pages,
+statistics or drift. `CalibrationBook` is this module's handle on that table.
 """
 
 from __future__ import annotations
 
 import copy
 import secrets
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any
 
-import orjson
-from filelock import FileLock, Timeout
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from qa.auth import Actor, require
-from qa.errors import AnswerError, NotFound, PermissionDenied, QAError, StoreError
+from qa.errors import AnswerError, InvalidRecord, NotFound, PermissionDenied, QAError, StoreError
 from qa.reliability import CalibrationReport, calibration_report
 from qa.scorecard_model import Scorecard
 from qa.scorecards import LoadedScorecard
 from qa.scoring import validate_answers
-from qa.storage import atomic_write
+from qa.store_reviews import CalibrationSession, SessionId, Unit
 
-# Session ids become file names: a stricter pattern than record keys (no ':', '@' or '+').
-SessionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
-Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")]
-FOLDER = "calibration"
+__all__ = ["CalibrationBook", "CalibrationSession", "Unit"]  # the records live in qa/store_reviews.py
 VISIT_PREFIX = "visit:"  # a unit that is a mystery visit: the evaluation holding its recording/notes
-LOCK_TIMEOUT = 10.0
 Clock = Callable[[], datetime]
 _ID: TypeAdapter[str] = TypeAdapter(SessionId)
 
@@ -62,49 +54,6 @@ def scorecard_from_json(doc: Mapping[str, Any]) -> Scorecard:
             if criterion.get("scale", {}).get("type") == "yes_no_na" and criterion.get("na_allowed") is False:
                 del criterion["na_allowed"]
     return Scorecard.model_validate(data)
-
-
-class Unit(BaseModel):
-    """One thing every evaluator scores: a recorded interaction, or a mystery visit's evaluation."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-    id: Name  # as typed by the QA lead: "I1" or "visit:EV7"
-    kind: Literal["interaction", "visit"]
-    ref: Name  # the interaction id or the evaluation id
-
-
-class CalibrationSession(BaseModel):
-    """A session as stored: its set-up, everyone's answers and when each was given."""
-
-    model_config = ConfigDict(extra="forbid")
-    id: SessionId
-    scorecard_id: Name
-    scorecard_version: Name
-    scorecard: dict[str, Any]  # the card as it was: a later edit must not change a closed session
-    units: Annotated[list[Unit], Field(min_length=1)]
-    evaluators: Annotated[list[Name], Field(min_length=2)]
-    reference_by: Name | None = None
-    created_by: Name
-    created_at: AwareDatetime
-    status: Literal["open", "closed"] = "open"
-    closed_by: Name | None = None
-    closed_at: AwareDatetime | None = None
-    # {evaluator: {unit id: {criterion: answer}}}; the reference evaluator's answers are here too.
-    answers: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
-    answered_at: dict[str, dict[str, AwareDatetime]] = Field(default_factory=dict)
-
-    @property
-    def participants(self) -> list[str]:
-        return self.evaluators + ([self.reference_by] if self.reference_by else [])
-
-    def card(self) -> Scorecard:
-        return scorecard_from_json(self.scorecard)
-
-    def unit(self, unit_id: str) -> Unit:
-        for unit in self.units:
-            if unit.id == unit_id:
-                return unit
-        raise NotFound(f"session {self.id!r} has no unit {unit_id!r} (units: {', '.join(u.id for u in self.units)})")
 
 
 @dataclass(frozen=True)
@@ -143,63 +92,40 @@ class SessionReport:
 
 
 class CalibrationBook:
-    """The calibration sessions of one data folder (see the module docstring for the format)."""
+    """The calibration sessions of one store: this module's handle on its calibration table."""
 
-    def __init__(self, data_dir: str | Path) -> None:
-        self.folder = Path(data_dir) / FOLDER
-        self._lock = FileLock(str(self.folder / ".lock"), timeout=LOCK_TIMEOUT)
+    def __init__(self, store: Any) -> None:
+        self.store = store
 
     @classmethod
     def of(cls, store: Any) -> CalibrationBook:
-        """The book beside a store's data folder."""
-        for name in ("root", "data_dir", "path"):
-            folder = getattr(store, name, None)
-            if isinstance(folder, (str, Path)):
-                return cls(folder)
-        raise StoreError("cannot tell where this store keeps its data folder")
+        return cls(store)
 
-    def _path(self, session_id: str) -> Path:
+    def load(self, session_id: str) -> CalibrationSession:
         try:
             _ID.validate_python(session_id)
         except ValidationError:
             raise NotFound(f"no calibration session {session_id!r}") from None
-        return self.folder / f"{session_id}.json"
+        return self.store.get_calibration_session(session_id)
 
-    @contextmanager
-    def locked(self) -> Iterator[None]:
-        self.folder.mkdir(parents=True, exist_ok=True)
-        try:
-            with self._lock:
-                yield
-        except Timeout:
-            raise StoreError(f"{self.folder} is locked by another process; try again") from None
-
-    def load(self, session_id: str) -> CalibrationSession:
-        path = self._path(session_id)
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            raise NotFound(f"no calibration session {session_id!r}") from None
-        try:
-            return CalibrationSession.model_validate(orjson.loads(raw))
-        except (orjson.JSONDecodeError, ValidationError) as exc:
-            raise StoreError(f"cannot read {path}: {str(exc).splitlines()[0]}") from None
-
-    def save(self, session: CalibrationSession) -> None:
-        atomic_write(self._path(session.id), orjson.dumps(session.model_dump(mode="json"), option=orjson.OPT_INDENT_2))
+    def sessions(self) -> list[CalibrationSession]:
+        return self.store.calibration_sessions()
 
     def ids(self) -> list[str]:
-        if not self.folder.is_dir():
-            return []
-        return sorted(path.stem for path in self.folder.glob("*.json"))
+        return sorted(session.id for session in self.sessions())
 
-    @contextmanager
-    def editing(self, session_id: str) -> Iterator[CalibrationSession]:
-        """Load, change and save one session under the lock (nothing saved if the block raises)."""
-        with self.locked():
-            session = self.load(session_id)
-            yield session
-            self.save(CalibrationSession.model_validate(session.model_dump()))
+    def add(self, session: CalibrationSession) -> None:
+        try:
+            self.store.add_calibration_session(session)
+        except InvalidRecord:
+            raise
+        except StoreError as exc:
+            raise QAError(str(exc)) from None
+
+    def change(self, session_id: str, change: Callable[[CalibrationSession], Mapping[str, Any]]) -> CalibrationSession:
+        """Change one session under the store's write lock (nothing written if `change` raises)."""
+        self.load(session_id)  # NotFound for an impossible id, before taking the lock
+        return self.store.update_calibration_session(session_id, change)
 
 
 def parse_unit(text: str) -> Unit:
@@ -266,26 +192,23 @@ def create_session(
         raise QAError(
             f"session id {sid!r}: letters, digits, '.', '_' and '-' only, starting with a letter or digit (64 at most)"
         ) from None
-    with book.locked():
-        if sid in book.ids():
-            raise QAError(f"a calibration session {sid!r} already exists")
-        try:
-            session = CalibrationSession(
-                id=sid,
-                scorecard_id=loaded.id,
-                scorecard_version=loaded.version,
-                scorecard=loaded.card.model_dump(mode="json"),
-                units=parsed,
-                evaluators=names,
-                reference_by=reference_by,
-                created_by=actor.name,
-                created_at=now,
-            )
-        except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = ".".join(str(part) for part in first["loc"])
-            raise QAError(f"calibration session: {where}: {first['msg']}") from None
-        book.save(session)
+    try:
+        session = CalibrationSession(
+            id=sid,
+            scorecard_id=loaded.id,
+            scorecard_version=loaded.version,
+            scorecard=loaded.card.model_dump(mode="json"),
+            units=parsed,
+            evaluators=names,
+            reference_by=reference_by,
+            created_by=actor.name,
+            created_at=now,
+        )
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(part) for part in first["loc"])
+        raise QAError(f"calibration session: {where}: {first['msg']}") from None
+    book.add(session)  # QAError if the id is taken (checked under the store's write lock)
     return session
 
 
@@ -303,7 +226,9 @@ def submit_answers(
     Every criterion needs an answer (N/A where the scorecard allows it): a blank would look like
     disagreement-free data to alpha. AnswerError names each wrong criterion.
     """
-    with book.editing(session_id) as session:
+    stamp = clock()
+
+    def record(session: CalibrationSession) -> dict[str, Any]:
         if actor.name not in session.participants:
             raise PermissionDenied(f"{actor.name} is not an evaluator of calibration session {session_id!r}")
         if session.status != "open":
@@ -313,24 +238,30 @@ def submit_answers(
         problems = validate_answers(session.card(), given)
         if problems:
             raise AnswerError(problems)
-        session.answers.setdefault(actor.name, {})[unit.id] = given
-        session.answered_at.setdefault(actor.name, {})[unit.id] = clock()
-    return session
+        mine = {**session.answers.get(actor.name, {}), unit.id: given}
+        when = {**session.answered_at.get(actor.name, {}), unit.id: stamp}
+        return {
+            "answers": {**session.answers, actor.name: mine},
+            "answered_at": {**session.answered_at, actor.name: when},
+        }
+
+    return _own_view(book.change(session_id, record), actor)
 
 
 def close_session(book: CalibrationBook, actor: Actor, session_id: str, *, clock: Clock = utcnow) -> CalibrationSession:
     """Close a session: answers freeze and become readable in the report."""
     require(actor, "calibrate")
-    with book.editing(session_id) as session:
+    stamp = clock()
+
+    def close(session: CalibrationSession) -> dict[str, Any]:
         if session.status == "closed":
             raise QAError(f"calibration session {session_id!r} is already closed")
         answering = [ev for ev in session.evaluators if session.answers.get(ev)]
         if len(answering) < 2:
             raise QAError(f"calibration session {session_id!r}: fewer than two evaluators have answered yet")
-        session.status = "closed"
-        session.closed_by = actor.name
-        session.closed_at = clock()
-    return session
+        return {"status": "closed", "closed_by": actor.name, "closed_at": stamp}
+
+    return book.change(session_id, close)
 
 
 def _may_see_results(actor: Actor, session: CalibrationSession) -> None:
@@ -347,10 +278,18 @@ def get_session(book: CalibrationBook, actor: Actor, session_id: str) -> Calibra
     session = book.load(session_id)
     if not actor.can("calibrate") and actor.name not in session.participants:
         raise PermissionDenied(f"{actor.name} did not take part in calibration session {session_id!r}")
-    if session.status == "open":
-        own = session.answers.get(actor.name)
-        session = session.model_copy(update={"answers": {actor.name: own} if own else {}})
-    return session
+    return _own_view(session, actor)
+
+
+def _own_view(session: CalibrationSession, actor: Actor) -> CalibrationSession:
+    """While a session is open, a copy holding only the actor's own answers (blind scoring)."""
+    if session.status != "open":
+        return session
+    own = session.answers.get(actor.name)
+    when = session.answered_at.get(actor.name)
+    return session.model_copy(
+        update={"answers": {actor.name: own} if own else {}, "answered_at": {actor.name: when} if when else {}}
+    )
 
 
 def answers_of(book: CalibrationBook, actor: Actor, session_id: str, evaluator: str) -> dict[str, dict[str, Any]]:
@@ -393,10 +332,9 @@ def session_report(book: CalibrationBook, actor: Actor, session_id: str, *, lang
 def list_sessions(book: CalibrationBook, actor: Actor) -> list[CalibrationSession]:
     """Every session for a QA lead; for an evaluator, the sessions they take part in (own answers only)."""
     out = []
-    for sid in book.ids():
-        session = book.load(sid)
+    for session in book.sessions():
         if actor.can("calibrate") or actor.name in session.participants:
-            out.append(get_session(book, actor, sid))
+            out.append(_own_view(session, actor))
     return sorted(out, key=lambda s: s.created_at, reverse=True)
 
 
@@ -433,8 +371,8 @@ def closed_answers_by_scorecard(
     rewritten guidance deserves a fresh alpha. Internal: callers check the calibrate permission.
     """
     pooled: dict[str, dict[str, dict[str, Any]]] = {}
-    for sid in book.ids():
-        session = book.load(sid)
+    for session in book.sessions():
+        sid = session.id
         if session.status != "closed" or session.scorecard_id != scorecard_id:
             continue
         if version is not None and session.scorecard_version != version:

@@ -6,7 +6,9 @@ why), then `rescore` (new answers and a new score snapshot, -> approved, "disput
 `confirm` (-> approved, "dispute_confirmed", with the reason). A disputed evaluation is held back
 from coaching pages until resolved (`held_back`). Per criterion, `overturn_rates` says how often
 disputes overturn it; `criterion_ambiguity` puts that next to the criterion's calibration alpha,
-since both point at wording evaluators read differently.
+since both point at wording evaluators read differently. The store's disputed index
+(`Store.mark_disputed`, qa/store_reviews.py) lists every evaluation ever disputed, so counting
+overturns reads those audit logs only.
 """
 
 from __future__ import annotations
@@ -14,23 +16,17 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
-
-import orjson
-from filelock import FileLock
 
 from qa.auth import Actor, require
 from qa.calibration import CalibrationBook, closed_answers_by_scorecard, scorecard_from_json
-from qa.errors import AnswerError, NotFound, QAError, StoreError
+from qa.errors import AnswerError, NotFound, QAError
 from qa.reliability import alpha, interpret, level_for, reliability_matrix
 from qa.scorecard_model import Scorecard
 from qa.scorecards import LoadedScorecard, load_all
 from qa.scoring import score
 from qa.stats import wilson_interval
-from qa.storage import atomic_write
 
-INDEX = ("disputes", "evaluations.json")  # <data>/disputes/evaluations.json, see DisputeIndex
 OPENED, RESCORED, CONFIRMED = "dispute_opened", "dispute_rescored", "dispute_confirmed"
 DISPUTE_ACTIONS = (OPENED, RESCORED, CONFIRMED)
 DISPUTABLE = ("approved", "submitted")
@@ -70,41 +66,6 @@ class CriterionOverturn:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-class DisputeIndex:
-    """The ids of evaluations that were ever disputed, beside the store (a stop-gap).
-
-    Counting overturns needs the audit entries of every disputed evaluation, and the store reads
-    audit logs one evaluation at a time (about a millisecond each): scanning 100,000 would take
-    minutes. An id is added *before* the dispute is written to the store, so the index is a
-    superset (an id whose write failed has no dispute entry and is ignored); evaluations that are
-    disputed right now are always included as well. Replace with a store query of audit entries
-    by action once the store has one.
-    """
-
-    def __init__(self, data_dir: str | Path) -> None:
-        self.path = Path(data_dir).joinpath(*INDEX)
-        self._lock = FileLock(str(self.path.with_name(".lock")), timeout=10.0)
-
-    @classmethod
-    def of(cls, store: Any) -> DisputeIndex:
-        return cls(store.data_dir)
-
-    def ids(self) -> set[str]:
-        try:
-            return set(orjson.loads(self.path.read_bytes()))
-        except FileNotFoundError:
-            return set()
-        except orjson.JSONDecodeError as exc:
-            raise StoreError(f"cannot read {self.path}: {exc}") from None
-
-    def add(self, evaluation_id: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self._lock:
-            known = self.ids()
-            if evaluation_id not in known:
-                atomic_write(self.path, orjson.dumps(sorted(known | {evaluation_id})))
 
 
 def held_back(evaluation: Any) -> bool:
@@ -168,7 +129,7 @@ def open_dispute(
     if unknown:
         raise AnswerError({c: f"not a criterion of scorecard {card.id!r}" for c in unknown})
     details = {"criteria": chosen, "reason": _reason(reason, True), "employee_id": evaluation.employee_id}
-    DisputeIndex.of(store).add(evaluation_id)
+    store.mark_disputed([evaluation_id])  # before the dispute itself: see qa/store_reviews.py
     changes = {"status": "disputed"}
     return store.update_evaluation(evaluation_id, changes, by=actor.name, action=OPENED, details=details)
 
@@ -246,7 +207,7 @@ def dispute_history(store: Any, actor: Actor, evaluation_id: str) -> list[Disput
 
 
 def _ever_disputed(store: Any) -> Iterable[Any]:
-    ids = DisputeIndex.of(store).ids() | {ev.id for ev in store.iter_evaluations(status="disputed")}
+    ids = store.disputed_ids() | {ev.id for ev in store.iter_evaluations(status="disputed")}
     for evaluation_id in sorted(ids):
         try:
             yield store.get_evaluation(evaluation_id)

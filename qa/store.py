@@ -5,7 +5,8 @@
 It is the only way into the data (TinyDB is used by qa/storage.py and qa/partitions.py under it).
 The class is built in layers: qa/store_core.py (opening, locks, caches, migration, backups) ->
 qa/store_evaluations.py (evaluations and their audit log) -> qa/store_interactions.py
-(interactions) -> Store here (the other tables). Whole-table reads have columnar fast paths
+(interactions) -> qa/store_reviews.py (calibration sessions, disputed evaluations) -> Store here
+(the other tables). Whole-table reads have columnar fast paths
 (`evaluation_rows`, `interaction_frame`, `count_evaluations`; see qa/store_columns.py).
 Every record is validated (qa/models.py) before it is written; every write is durable once the
 method returns; threads and processes may use the same folder at once (see qa/store_core.py).
@@ -23,7 +24,9 @@ On-disk layout of a data folder (schema 2):
     interactions/2025-05/i13.json   interactions of that month whose id is in bucket 13
     evaluations/2025-05/.e07.evaluation-rows.v1.arrow
                                     that file's columns for bulk reads (a cache: Partition.view)
-    mappings/ calibration/ disputes/ photos/   the app's other files (backed up and restored too)
+    calibration_sessions/2025-05.json   the calibration sessions created that month
+    disputes.json                   the evaluations ever disputed (qa/store_reviews.py)
+    mappings/ photos/               the app's other files (backed up and restored too)
     backups/<reason>-<time>/        snapshots: see qa/backups.py
 
 A month is the month of `started_at` in its own UTC offset. Employees are spread over buckets, so
@@ -54,7 +57,7 @@ from qa.models import (
 )
 from qa.partitions import Partition, insert_documents, put_documents
 from qa.store_core import DRAFTS, DRAWS, EMPLOYEES, SCORECARDS, SITE_TOKENS, USERS
-from qa.store_interactions import InteractionStore
+from qa.store_reviews import ReviewStore
 
 
 @dataclass(frozen=True)
@@ -64,9 +67,10 @@ class UpsertCounts:
     unchanged: int
 
 
-class Store(InteractionStore):
-    """Employees, users, draws, drafts, scorecard versions, tokens; and, from InteractionStore
-    and EvaluationStore, interactions, evaluations and their audit log."""
+class Store(ReviewStore):
+    """Employees, users, draws, drafts, scorecard versions, tokens; and, from ReviewStore,
+    InteractionStore and EvaluationStore, calibration sessions, the disputed index,
+    interactions, evaluations and their audit log."""
 
     # -- employees ------------------------------------------------------------------------------
 

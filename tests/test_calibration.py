@@ -17,6 +17,7 @@ from qa.auth import Actor
 from qa.cli import main
 from qa.errors import AnswerError, NotFound, PermissionDenied, QAError
 from qa.scorecards import load_scorecard
+from qa.store import Store
 
 from .calibration_world import EVALUATORS, LEAD, T0, UNITS, mini, open_world
 from .test_reliability import FOUR_CODERS, TWO_CODERS_BINARY
@@ -85,7 +86,8 @@ def test_the_papers_examples_through_a_whole_session(tmp_path):
     path = tmp_path / "published.yaml"
     path.write_text(PUBLISHED_CARD, encoding="utf-8")
     loaded = load_scorecard(path)
-    book = cal.CalibrationBook(tmp_path / "data")
+    store = Store.open(tmp_path / "data")
+    book = cal.CalibrationBook.of(store)
     units = [f"u{i}" for i in range(1, 13)]
     coders = ["A", "B", "C", "D"]
     session = cal.create_session(book, LEAD, loaded, units, coders, session_id="paper")
@@ -100,6 +102,7 @@ def test_the_papers_examples_through_a_whole_session(tmp_path):
             cal.submit_answers(book, as_(coder), session.id, unit, given)
     cal.close_session(book, LEAD, session.id)
     result = cal.session_report(book, LEAD, session.id, lang="en")
+    store.close()
     by_id = {c.criterion_id: c for c in result.report.criteria}
     assert by_id["level"].alpha.level == "ordinal"
     assert round(by_id["level"].alpha.value, 3) == 0.815
@@ -133,8 +136,8 @@ def test_session_alphas_match_the_package_on_random_answers(seed):
         }
         for coder in coders
     }
-    with tempfile.TemporaryDirectory() as folder:
-        book = cal.CalibrationBook(Path(folder))
+    with tempfile.TemporaryDirectory() as folder, Store.open(Path(folder)) as store:
+        book = cal.CalibrationBook.of(store)
         session = cal.create_session(book, LEAD, loaded, units, coders, session_id="random")
         for coder in coders:
             for unit in units:
@@ -232,12 +235,22 @@ def test_creating_checks_units_people_and_ids(store, book):
         book.load("../../etc/passwd")
 
 
-def test_the_stored_session_is_one_json_document_written_atomically(store, book):
+def test_a_session_is_a_record_of_the_stores_calibration_table(store, book):
+    """One record in calibration_sessions/<month>.json (no file of its own), read back by a new
+    store instance; a refused change (a wrong answer) leaves the file byte for byte as it was."""
     session = make_session(book, store, session_id="s1")
-    path = store.data_dir / "calibration" / "s1.json"
-    assert json.loads(path.read_text())["id"] == "s1"
-    assert not [p for p in path.parent.iterdir() if p.name.endswith(".tmp")]
-    assert book.load(session.id).scorecard_version == mini().version
+    cal.submit_answers(book, as_("ana"), "s1", "I1", answers(), clock=lambda: T0)
+    path = store.data_dir / "calibration_sessions" / "2025-03.json"
+    before = path.read_bytes()
+    with pytest.raises(AnswerError):
+        cal.submit_answers(book, as_("bruno"), "s1", "I1", {**answers(), "quality": 9})
+    assert path.read_bytes() == before
+    assert not (store.data_dir / "calibration").exists()
+    store.close()
+    with Store.open(store.data_dir) as again:
+        stored = again.get_calibration_session(session.id)
+    assert stored.scorecard_version == mini().version
+    assert stored.answers == {"ana": {"I1": answers()}} and stored.answered_at == {"ana": {"I1": T0}}
 
 
 def test_unit_material_never_shows_the_customer(store, book):

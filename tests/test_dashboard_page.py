@@ -106,10 +106,17 @@ def interactions(data_dir, count: int) -> list[str]:
         store.close()
 
 
-def test_an_evaluator_answers_blind_and_the_lead_reads_the_report(monkeypatch, data_dir):
+@pytest.fixture
+def book(data_dir):
+    """The calibration table of the pages' store (the same instance as the app's, in this process)."""
+    store = Store.open(data_dir)
+    yield cal.CalibrationBook.of(store)
+    store.close()
+
+
+def test_an_evaluator_answers_blind_and_the_lead_reads_the_report(monkeypatch, data_dir, book):
     lead = Actor("lea", "qa_lead")
     units = interactions(data_dir, 2)
-    book = cal.CalibrationBook(data_dir)
     session = cal.create_session(book, lead, mini(), units, ["kim", "max"], session_id="page-1")
     cal.submit_answers(
         book, Actor("max", "qa_lead"), session.id, units[0], {"greet": "yes", "thanks": "no", "quality": 2, "steps": 1}
@@ -136,7 +143,7 @@ def test_an_evaluator_answers_blind_and_the_lead_reads_the_report(monkeypatch, d
     assert len(at.dataframe) >= 2
 
 
-def test_a_lead_creates_a_session_from_the_page(monkeypatch, data_dir):
+def test_a_lead_creates_a_session_from_the_page(monkeypatch, data_dir, book):
     units = interactions(data_dir, 3)
     at = signed_in(monkeypatch, data_dir, "lea", "calibration")
     at.selectbox(key="cal_new_scorecard").set_value("phone_call")
@@ -146,9 +153,7 @@ def test_a_lead_creates_a_session_from_the_page(monkeypatch, data_dir):
     at.button(key="FormSubmitter:cal_new-Créer la session").click().run()
     assert not at.exception
     assert at.success and "créée" in at.success[0].value
-    created = [
-        s for s in cal.list_sessions(cal.CalibrationBook(data_dir), Actor("lea", "qa_lead")) if s.reference_by == "lea"
-    ]
+    created = [s for s in cal.list_sessions(book, Actor("lea", "qa_lead")) if s.reference_by == "lea"]
     assert [u.id for u in created[0].units] == units
 
 

@@ -40,9 +40,9 @@ def test_restore_brings_back_the_backed_up_state(tmp_path: Path) -> None:
         assert reasons == ["before-restore", "manual"]  # the state replaced is kept too
 
 
-# Files the app keeps beside the tables: saved import mappings, calibration sessions, the dispute
-# index, evaluation photos (written by qa/interactions.py, qa/calibration.py, qa/disputes.py, qa/photos.py).
-BESIDE = ["mappings/genesys.json", "calibration/cal-1.json", "disputes/evaluations.json", "photos/ev-1/p1.jpg"]
+# Files the app keeps beside the main tables: saved import mappings, calibration sessions, the dispute
+# index, evaluation photos (written by qa/interactions.py, qa/store_reviews.py, qa/photos.py).
+BESIDE = ["mappings/genesys.json", "calibration_sessions/2025-03.json", "disputes.json", "photos/ev-1/p1.jpg"]
 
 
 def test_backups_and_restores_hold_mappings_calibration_disputes_and_photos(tmp_path: Path) -> None:
