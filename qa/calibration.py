@@ -25,7 +25,7 @@ from typing import Any
 from pydantic import TypeAdapter, ValidationError
 
 from qa.auth import Actor, require
-from qa.errors import AnswerError, InvalidRecord, NotFound, PermissionDenied, QAError, StoreError
+from qa.errors import AnswerError, NotFound, PermissionDenied, QAError
 from qa.reliability import CalibrationReport, calibration_report
 from qa.scorecard_model import Scorecard
 from qa.scorecards import LoadedScorecard
@@ -115,12 +115,8 @@ class CalibrationBook:
         return sorted(session.id for session in self.sessions())
 
     def add(self, session: CalibrationSession) -> None:
-        try:
-            self.store.add_calibration_session(session)
-        except InvalidRecord:
-            raise
-        except StoreError as exc:
-            raise QAError(str(exc)) from None
+        """Store a new session (StoreError, a QAError, when its id is taken)."""
+        self.store.add_calibration_session(session)
 
     def change(self, session_id: str, change: Callable[[CalibrationSession], Mapping[str, Any]]) -> CalibrationSession:
         """Change one session under the store's write lock (nothing written if `change` raises)."""
