@@ -21,6 +21,7 @@ PAGES = (
     ("pages/calibration.py", "ui.nav.calibration", ":material/balance:", "calibrate"),
     ("pages/scorecards.py", "ui.nav.scorecards", ":material/checklist:", "scorecards"),
     ("pages/publish.py", "ui.nav.publish", ":material/publish:", "publish"),
+    ("pages/users.py", "ui.nav.users", ":material/group:", "manage_users"),
 )
 
 

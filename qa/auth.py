@@ -8,11 +8,13 @@ or `can_read_evaluation`.
 from __future__ import annotations
 
 import functools
+import os
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Literal
 
 from argon2 import PasswordHasher
@@ -222,3 +224,170 @@ def authenticate(store, name: str, password: str, throttle: Throttle) -> Actor:
 def _dummy_hash() -> str:
     """Computed on first use, not at import: an argon2 hash costs ~0.3 s, and every CLI run imports this."""
     return _hasher.hash("not a real password, for constant-time failures")
+
+
+# -- user management (admins only) -----------------------------------------------------------------
+#
+# Every function checks `manage_users` itself, so a crafted call by a QA lead is refused like a
+# hidden page. Users are never deleted (their names stay on the evaluations they wrote): they are
+# deactivated. Each change is appended to <data>/audit/users.jsonl, one JSON line per change
+# (the store's audit log is per evaluation; users had none).
+
+USERS_LOG = ("audit", "users.jsonl")
+
+
+class UserAdminError(QAError):
+    """A refused user change; `code` names the reason for the app's messages (ui.users.error.<code>)."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+@dataclass(frozen=True)
+class UserChange:
+    """One line of the users' log: who changed which user, when, how (never a password or hash)."""
+
+    at: datetime
+    by: str
+    action: str  # added, role_changed, deactivated, reactivated, password_reset
+    user: str
+    details: dict[str, str] = field(default_factory=dict)
+
+
+def _require_admin(store, actor: Actor) -> None:
+    """The acting admin must hold the right now, as the users table says (not only in a session)."""
+    require(actor, "manage_users")
+    current = still_valid(store, actor)
+    if current is None or not current.can("manage_users"):
+        raise PermissionDenied(f"{actor.name} is no longer an active admin")
+
+
+def _log_path(store) -> Path:
+    return Path(store.data_dir).joinpath(*USERS_LOG)
+
+
+def _append_change(store, change: UserChange) -> None:
+    """Append one line durably (O_APPEND + fsync, under a lock shared by every process)."""
+    import orjson
+    from filelock import FileLock
+
+    path = _log_path(store)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    line = orjson.dumps({**asdict(change), "at": change.at.isoformat()}) + b"\n"
+    with FileLock(str(path.parent / ".users.lock"), timeout=10):
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def user_changes(store, actor: Actor) -> list[UserChange]:
+    """The users' log, the latest change first (a torn last line, after a crash, is skipped)."""
+    import orjson
+
+    _require_admin(store, actor)
+    path = _log_path(store)
+    if not path.is_file():
+        return []
+    out = []
+    for raw in path.read_bytes().splitlines():
+        try:
+            doc = orjson.loads(raw)
+            out.append(UserChange(datetime.fromisoformat(doc["at"]), doc["by"], doc["action"], doc["user"],
+                                  dict(doc.get("details") or {})))  # fmt: skip
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+            continue
+    return out[::-1]
+
+
+def list_users(store, actor: Actor) -> list:
+    """Every user, active or not, by name."""
+    _require_admin(store, actor)
+    return store.list_users()
+
+
+def _target(store, name: str):
+    user = find_user(store, name)
+    if user is None:
+        raise UserAdminError("unknown", f"no user named {name!r}")
+    return user
+
+
+def _other_active_admins(store, name: str) -> int:
+    return sum(1 for u in store.list_users() if u.role == "admin" and u.active and u.name != name)
+
+
+def add_user(store, actor: Actor, name: str, role: str, display_name: str | None = None,
+             clock: Clock = utcnow) -> str:  # fmt: skip
+    """Add a user with a random password; returns the password (shown once, stored only hashed)."""
+    from pydantic import ValidationError
+
+    _require_admin(store, actor)
+    name = name.strip()
+    if role not in ROLES:
+        raise UserAdminError("role", f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
+    if not name:
+        raise UserAdminError("name", "a user needs a name")
+    if find_user(store, name) is not None:
+        raise UserAdminError("exists", f"a user named {name!r} already exists")
+    try:
+        _, password = create_user(store, name, role, display_name=(display_name or "").strip() or None, clock=clock)
+    except ValidationError:
+        raise UserAdminError("name", f"{name!r} is not a valid user name (letters, digits, '.', '_' or '-')") from None
+    _append_change(store, UserChange(clock(), actor.name, "added", name, {"role": role}))
+    return password
+
+
+def set_role(store, actor: Actor, name: str, role: str, clock: Clock = utcnow) -> None:
+    """Change a user's role; nobody changes their own role, and the last admin stays an admin."""
+    _require_admin(store, actor)
+    if role not in ROLES:
+        raise UserAdminError("role", f"unknown role {role!r} (expected one of {', '.join(ROLES)})")
+    user = _target(store, name)
+    if user.role == role:
+        return
+    if name == actor.name:
+        raise UserAdminError("own_role", "you cannot change your own role")
+    if user.role == "admin" and user.active and _other_active_admins(store, name) == 0:
+        raise UserAdminError("last_admin", f"{name} is the last active admin")
+    store.update_user(name, {"role": role})
+    _append_change(store, UserChange(clock(), actor.name, "role_changed", name, {"from": user.role, "to": role}))
+
+
+def set_active(store, actor: Actor, name: str, active: bool, clock: Clock = utcnow) -> None:
+    """Deactivate (never delete) or reactivate a user; nobody deactivates themself or the last admin."""
+    _require_admin(store, actor)
+    user = _target(store, name)
+    if user.active == active:
+        return
+    if not active and name == actor.name:
+        raise UserAdminError("self", "you cannot deactivate yourself")
+    if not active and user.role == "admin" and _other_active_admins(store, name) == 0:
+        raise UserAdminError("last_admin", f"{name} is the last active admin")
+    store.update_user(name, {"active": active})
+    _append_change(store, UserChange(clock(), actor.name, "reactivated" if active else "deactivated", name))
+
+
+def reset_password(store, actor: Actor, name: str, clock: Clock = utcnow) -> str:
+    """A new random password for `name` (returned once, stored only hashed); the old one stops working."""
+    _require_admin(store, actor)
+    _target(store, name)
+    password = new_password()
+    store.update_user(name, {"password_hash": hash_password(password)})
+    _append_change(store, UserChange(clock(), actor.name, "password_reset", name))
+    return password
+
+
+def still_valid(store, actor: Actor) -> Actor | None:
+    """The actor as the users table has it now: None once deactivated (or gone), the current role.
+
+    A session outlives a change made by an admin; the app checks this on every run so that a
+    deactivation or a role change takes effect at the user's next tap.
+    """
+    user = find_user(store, actor.name)
+    if user is None or not user.active:
+        return None
+    return actor if user.role == actor.role else Actor(user.name, user.role)

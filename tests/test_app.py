@@ -356,3 +356,68 @@ def test_sampling_page_follows_verifies_and_refuses_a_second_draw(world):
     at.button(key="FormSubmitter:sampling_plan-" + t("ui.sampling.draw")).click().run()
     assert not at.exception
     assert at.error[0].value.startswith("2026-11 a déjà le tirage")
+
+
+# -- users (admins) -----------------------------------------------------------------------------
+
+
+def test_an_admin_adds_a_user_who_then_signs_in_with_the_password_shown_once(world):
+    at = app("root", "users.py")
+    assert at.dataframe[0].value.iloc[:, 0].tolist() == ["alice", "bob", "lea", "root"]
+    at.text_input(key="users_add_name").input("nina")
+    at.text_input(key="users_add_display").input("Nina <b>Roy</b>")
+    at.radio(key="users_add_role").set_value("qa_lead")
+    at.button(key="users_add").click().run()
+    assert not at.exception
+    assert at.success[0].value == t("ui.users.added", name="nina")
+    (password,) = [c.value for c in at.code]
+    assert at.text_input(key="users_add_name").value == ""  # ready for the next one
+    at.run()
+    assert not at.code  # shown once
+    assert "nina" in at.dataframe[0].value.iloc[:, 0].tolist()
+    other = app()
+    other.switch_page("pages/evaluate.py").run()
+    sign_in(other, "nina", password)
+    assert f"**nina** · {t('ui.role.qa_lead')}" in texts(other)
+
+
+def test_an_admin_changes_a_role_deactivates_and_resets_and_a_user_is_signed_out_at_once(world):
+    alice = app("alice")  # alice is signed in in another tab
+    at = app("root", "users.py")
+    at.selectbox(key="users_pick").select("alice").run()
+    at.radio(key="users_role_alice").set_value("qa_lead")
+    at.button(key="users_set_role").click().run()
+    assert at.success[0].value == t("ui.users.role_saved", name="alice", role=t("ui.role.qa_lead"))
+    alice.run()
+    assert f"**alice** · {t('ui.role.qa_lead')}" in texts(alice)  # the new role applies at once
+
+    at.button(key="users_deactivate").click().run()
+    assert at.success[0].value == t("ui.users.deactivated", name="alice")
+    assert [w.value for w in at.warning] == [t("ui.users.inactive")]
+    alice.run()
+    assert [w.key for w in alice.text_input] == ["signin_name", "signin_password"]  # signed out
+    at.button(key="users_reactivate").click().run()
+    at.button(key="users_reset").click().run()
+    (password,) = [c.value for c in at.code]
+    again = app()
+    again.switch_page("pages/evaluate.py").run()
+    sign_in(again, "alice", password)
+    assert f"**alice** · {t('ui.role.qa_lead')}" in texts(again)
+    log = [e.value for e in at.expander[0].text]  # the change log, latest first
+    actions = ["password_reset", "reactivated", "deactivated", "role_changed"]
+    assert [line.split(" · ")[1:] for line in log] == [
+        ["root", t(f"ui.users.action.{action}"), "alice" + (" (from: shopper, to: qa_lead)" if n == 3 else "")]
+        for n, action in enumerate(actions)
+    ]
+
+
+def test_an_admin_cannot_deactivate_themself_on_the_page(world):
+    at = app("root", "users.py")
+    at.selectbox(key="users_pick").select("root").run()
+    at.button(key="users_deactivate").click().run()
+    assert [e.value for e in at.error] == [t("ui.users.error.self")]
+    store = Store.open(world)
+    try:
+        assert store.get_user("root").active
+    finally:
+        store.close()

@@ -128,3 +128,121 @@ def test_create_user_and_sign_in_against_a_real_store(tmp_path):
             authenticate(store, "nobody", password, throttle)
     finally:
         store.close()
+
+
+# -- user management --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def users_store(tmp_path):
+    """A real store with one admin (root) and one QA lead (lea)."""
+    from qa.auth import create_user
+    from qa.store import Store
+
+    store = Store.open(tmp_path / "data")
+    create_user(store, "root", "admin")
+    create_user(store, "lea", "qa_lead")
+    yield store
+    store.close()
+
+
+ROOT = Actor("root", "admin")
+
+
+def test_a_qa_lead_cannot_manage_users_even_through_a_crafted_call(users_store):
+    from qa import auth
+
+    lea = Actor("lea", "qa_lead")
+    calls = [
+        lambda: auth.list_users(users_store, lea),
+        lambda: auth.add_user(users_store, lea, "mallory", "admin"),
+        lambda: auth.set_role(users_store, lea, "lea", "admin"),
+        lambda: auth.set_active(users_store, lea, "root", False),
+        lambda: auth.reset_password(users_store, lea, "root"),
+        lambda: auth.user_changes(users_store, lea),
+    ]
+    for call in calls:
+        with pytest.raises(PermissionDenied):
+            call()
+    assert [(u.name, u.role, u.active) for u in users_store.list_users()] == [
+        ("lea", "qa_lead", True),
+        ("root", "admin", True),
+    ]
+
+
+def test_an_admin_adds_changes_deactivates_and_resets_users_and_each_change_is_logged(users_store):
+    from qa import auth
+
+    clock = Clock()
+    password = auth.add_user(users_store, ROOT, " nina ", "shopper", "Nina Roy", clock=clock)
+    throttle = Throttle()
+    assert auth.authenticate(users_store, "nina", password, throttle) == Actor("nina", "shopper")
+    assert users_store.get_user("nina").display_name == "Nina Roy"
+
+    auth.set_role(users_store, ROOT, "nina", "qa_lead", clock=clock)
+    assert auth.still_valid(users_store, Actor("nina", "shopper")) == Actor("nina", "qa_lead")
+
+    auth.set_active(users_store, ROOT, "nina", False, clock=clock)
+    assert users_store.get_user("nina").active is False  # deactivated, never deleted
+    assert auth.still_valid(users_store, Actor("nina", "qa_lead")) is None  # an open session ends
+    with pytest.raises(auth.SignInError):
+        auth.authenticate(users_store, "nina", password, throttle)
+    auth.set_active(users_store, ROOT, "nina", True, clock=clock)
+
+    new = auth.reset_password(users_store, ROOT, "nina", clock=clock)
+    assert new != password
+    with pytest.raises(auth.SignInError):
+        auth.authenticate(users_store, "nina", password, throttle)
+    assert auth.authenticate(users_store, "nina", new, throttle).role == "qa_lead"
+
+    log = auth.user_changes(users_store, ROOT)
+    assert [(c.action, c.user, c.by, c.details) for c in log] == [
+        ("password_reset", "nina", "root", {}),
+        ("reactivated", "nina", "root", {}),
+        ("deactivated", "nina", "root", {}),
+        ("role_changed", "nina", "root", {"from": "shopper", "to": "qa_lead"}),
+        ("added", "nina", "root", {"role": "shopper"}),
+    ]
+    raw = (users_store.data_dir / "audit" / "users.jsonl").read_text(encoding="utf-8")
+    assert password not in raw and new not in raw and "argon2" not in raw  # never a password or hash
+
+
+def test_an_admin_cannot_lock_the_users_out(users_store):
+    from qa import auth
+
+    with pytest.raises(auth.UserAdminError) as refused:
+        auth.set_active(users_store, ROOT, "root", False)
+    assert refused.value.code == "self"
+    with pytest.raises(auth.UserAdminError) as refused:
+        auth.set_role(users_store, ROOT, "root", "qa_lead")
+    assert refused.value.code == "own_role"
+    # Another active admin may change root; a deactivated one (an old session) may not.
+    auth.add_user(users_store, ROOT, "ada", "admin")
+    ada = Actor("ada", "admin")
+    auth.set_active(users_store, ROOT, "ada", False)
+    for call in (lambda: auth.set_role(users_store, ada, "root", "shopper"),
+                 lambda: auth.set_active(users_store, ada, "root", False)):  # fmt: skip
+        with pytest.raises(PermissionDenied, match="no longer an active admin"):
+            call()
+    assert users_store.get_user("root").role == "admin" and users_store.get_user("root").active
+    auth.set_active(users_store, ROOT, "ada", True)
+    auth.set_role(users_store, ada, "root", "qa_lead")  # two active admins: root may stop being one
+    with pytest.raises(auth.UserAdminError) as refused:
+        auth.set_active(users_store, ada, "ada", False)
+    assert refused.value.code == "self"
+    assert [u.name for u in users_store.list_users() if u.role == "admin" and u.active] == ["ada"]
+
+
+def test_bad_user_changes_are_refused_with_a_reason(users_store):
+    from qa import auth
+
+    for name, role, code in (("lea", "shopper", "exists"), ("two words", "shopper", "name"), ("", "shopper", "name"),
+                             ("zoe", "boss", "role")):  # fmt: skip
+        with pytest.raises(auth.UserAdminError) as refused:
+            auth.add_user(users_store, ROOT, name, role)
+        assert refused.value.code == code
+    with pytest.raises(auth.UserAdminError) as refused:
+        auth.reset_password(users_store, ROOT, "nobody")
+    assert refused.value.code == "unknown"
+    assert [u.name for u in users_store.list_users()] == ["lea", "root"]
+    assert auth.user_changes(users_store, ROOT) == []

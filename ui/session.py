@@ -15,7 +15,7 @@ from typing import Any
 
 import streamlit as st
 
-from qa.auth import Actor, Sessions, SignInError, Throttle, authenticate
+from qa.auth import Actor, Sessions, SignInError, Throttle, authenticate, still_valid
 from qa.errors import NotFound, QAError, ScorecardError
 from qa.i18n import DEFAULT_LANGUAGE, LANGUAGES, translator
 from qa.scorecards import DEFAULT_DIR, LoadedScorecard, load_all, load_scorecard, scorecard_files
@@ -150,9 +150,17 @@ def language_switch(where: Any, widget_key: str) -> None:
 
 
 def current_actor() -> Actor | None:
-    """The signed-in user of this tab, or None (an expired session forgets the tab's state)."""
+    """The signed-in user of this tab, or None (an expired session forgets the tab's state).
+
+    Checked against the users table on every run (a dict lookup): a user an admin deactivated
+    is signed out at their next tap, and a changed role applies at once.
+    """
     token = st.session_state.get(TOKEN)
     actor = _sessions().actor(token)
+    if actor is not None:
+        actor = still_valid(store(), actor)
+        if actor is None:
+            _sessions().end(token)
     if actor is None and token:
         forget_tab()
         st.session_state[EXPIRED] = True
