@@ -110,12 +110,12 @@ def main() -> int:
         french_csv(path, args.rows, args.employees)
         size = path.stat().st_size / 2**20
         data = path.read_bytes()
-        wall, cpu, docs = timed(lambda: check_rows(read_table(data, path.name), MAPPING).documents())
+        wall, cpu, checked = timed(lambda: check_rows(read_table(data, path.name), MAPPING))
         print(
             f"import read+check: {args.rows:,}-row French CSV ({size:.0f} MiB, Latin-1, ';', decimal comma) -> "
-            f"{len(docs):,} documents: {wall:.2f} s wall, {cpu:.2f} s CPU"
+            f"{checked.rows:,} checked rows: {wall:.2f} s wall, {cpu:.2f} s CPU"
         )
-        del docs
+        del checked
         if not args.skip_store:
             with Store.open(Path(tmp) / "data", backup_every=None) as store:
                 store.upsert_employees(

@@ -33,6 +33,7 @@ from qa.call_logs import ImportRefused, RowProblem, Table, problem, sheet_names
 from qa.call_logs import read_table as read_log
 from qa.errors import QAError
 from qa.i18n import t
+from qa.interaction_columns import documents
 from qa.models import Channel, Interaction, validated_many
 from qa.storage import atomic_write
 
@@ -55,6 +56,7 @@ __all__ = [
 FIELDS = ("id", "employee_id", "channel", "started_at", "duration_seconds", "recording", "customer_ref")
 REQUIRED = ("id", "employee_id", "channel", "started_at", "duration_seconds")
 CHANNELS: tuple[str, ...] = ("face_to_face", "phone", "email", "chat")
+MAX_DURATION = 2.0**53  # seconds; beyond, a "duration" is not one (and would not fit the file's numbers)
 KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")
 MAPPING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Dates as French exports write them first, then ISO (Excel cells arrive as ISO strings).
@@ -244,15 +246,22 @@ class _Collector:
         self.bad = np.zeros(len(table.frame), dtype=bool)
 
     def add(self, mask: np.ndarray, code: str, column: int, **values: Any) -> None:
-        """`values` may hold arrays or Series (one value per row) or scalars."""
+        """`values` may hold arrays, Arrow arrays or Series (one value per row) or scalars."""
         rows = np.flatnonzero(mask)
         for row in rows.tolist():
-            row_values = {
-                k: (v.iloc[row] if isinstance(v, pd.Series) else v[row] if isinstance(v, np.ndarray) else v)
-                for k, v in values.items()
-            }
+            row_values = {k: _at(v, row) for k, v in values.items()}
             self.problems.append(problem(self.table.lines[row], code, column, **row_values))
         self.bad |= mask
+
+
+def _at(values: Any, row: int) -> Any:
+    if isinstance(values, pd.Series):
+        return values.iloc[row]
+    if isinstance(values, np.ndarray):
+        return values[row]
+    if isinstance(values, pa.Array):
+        return values[row].as_py()
+    return values
 
 
 def _column(table: Table, mapping: ColumnMapping) -> tuple[dict[str, str], list[RowProblem]]:
@@ -314,13 +323,27 @@ def _parse_dates(raw: pd.Series, mapping: ColumnMapping) -> pd.Series:
     return result
 
 
+# A plain number (decimal comma or point): what nearly every export writes, read by Arrow's cast.
+PLAIN_NUMBER = r"^[0-9]{1,15}([.,][0-9]{1,9})?$"
+
+
 def _parse_durations(raw: pd.Series, unit: str) -> pd.Series:
     """Seconds from `125`, `125,5`, `1 234` (in the mapping's unit), `mm:ss` or `hh:mm:ss` (NaN if unreadable)."""
     text = raw.str.strip()
     for space in (" ", "\u00a0", "\u202f"):  # thousands separators; plain replaces stay in Arrow's kernels
         text = text.str.replace(space, "", regex=False)
     factor = {"seconds": 1.0, "minutes": 60.0, "milliseconds": 0.001}[unit]
-    seconds = pd.to_numeric(text.str.replace(",", ".", regex=False), errors="coerce") * factor
+    arr = _arrow(text)
+    plain = pc.match_substring_regex(arr, PLAIN_NUMBER).to_numpy(zero_copy_only=False)
+    numbers = pc.cast(pc.replace_substring(pc.if_else(plain, arr, "0"), ",", "."), pa.float64()).to_numpy()
+    seconds = pd.Series(np.where(plain, numbers, np.nan), index=raw.index)
+    other = ~plain
+    if other.any():  # signs, exponents, stray text...: pandas says what it reads (NaN if nothing)
+        rest = text[other]
+        seconds[other] = pd.to_numeric(rest.str.replace(",", ".", regex=False), errors="coerce").to_numpy(
+            dtype=float, na_value=np.nan
+        )
+    seconds = seconds * factor
     clock = text.str.fullmatch(r"\d{1,4}:\d{1,2}(:\d{1,2})?")
     if clock.any():
         parts = text[clock].str.split(":", expand=True).apply(pd.to_numeric)
@@ -339,14 +362,20 @@ def _parse_durations(raw: pd.Series, unit: str) -> pd.Series:
 
 @dataclass
 class Checked:
-    """The rows of a call log, every value checked: one array per field, ready for the store."""
+    """The rows of a call log, every value checked: one Arrow array per field, ready for the store."""
 
-    values: dict[str, Any]
+    values: dict[str, pa.Array]
     rows: int
     employee_column: int  # position of the employee column, for messages
 
+    def table(self, keep: np.ndarray | None = None) -> pa.Table:
+        """The checked rows (those in `keep`) as columns named as Interaction's fields."""
+        table = pa.table({name: self.values[name] for name in FIELDS if name in self.values})
+        return table if keep is None else table.filter(pa.array(keep))
+
     def documents(self, keep: np.ndarray | None = None) -> list[dict[str, Any]]:
-        return _documents(self.values, self.rows, keep)
+        """JSON-ready documents of the checked rows (optionally only those in `keep`)."""
+        return documents(self.table(keep))
 
 
 def parse_interactions(table: Table, mapping: ColumnMapping) -> list[Interaction]:
@@ -364,34 +393,35 @@ def check_rows(table: Table, mapping: ColumnMapping) -> Checked:
     n = len(frame)
     values: dict[str, Any] = {}
 
-    stripped: dict[str, pd.Series] = {}
     for name in ("id", "employee_id"):
-        raw = stripped[name] = frame[columns[name]].str.strip()
-        empty = raw.eq("").to_numpy()
+        raw = values[name] = pc.utf8_trim_whitespace(_arrow(frame[columns[name]]))
+        empty = pc.equal(raw, "").to_numpy(zero_copy_only=False)
         check.add(empty, f"missing_{name}", position[name])
-        wrong = ~raw.str.fullmatch(KEY.pattern).to_numpy() & ~empty
+        wrong = ~pc.match_substring_regex(raw, KEY.pattern).to_numpy(zero_copy_only=False) & ~empty
         check.add(wrong, f"bad_{name}", position[name], value=raw)
-        values[name] = raw.tolist()
-    ids = stripped["id"]
-    if pc.count_distinct(_arrow(ids)).as_py() < n:  # Arrow's hash count first: duplicates are rare
+    id_list = values["id"].to_pylist()
+    if len(set(id_list)) < n:  # a set of a million ids: 0.1 s; duplicates are rare
+        ids = pd.Series(id_list)
         duplicated = ids.duplicated(keep="first").to_numpy() & ids.ne("").to_numpy()
         first_line = pd.Series(table.lines).groupby(ids.to_numpy()).transform("first").to_numpy()
         check.add(duplicated, "duplicate_id", position["id"], value=ids, first=first_line)
+    del id_list
 
     if "channel" in columns:
         raw = frame[columns["channel"]]
         words = {**CHANNEL_WORDS, **{_plain(k): v for k, v in mapping.channels.items()}}
         encoded = _arrow(raw).dictionary_encode()
         uniques = encoded.dictionary.to_pylist()
-        mapped = np.array(
-            [words.get(_plain(u), mapping.default_channel if not u.strip() else None) for u in uniques] + [None],
-            dtype=object,
+        mapped = pa.array(
+            [words.get(_plain(u), mapping.default_channel if not u.strip() else None) for u in uniques],
+            type=pa.large_string(),
         )
-        channel = mapped[encoded.indices.fill_null(len(uniques)).to_numpy(zero_copy_only=False)]
-        check.add(pd.isna(channel), "bad_channel", position["channel"], value=raw, known=", ".join(CHANNELS))
-        values["channel"] = channel.tolist()
+        channel = pc.take(mapped, encoded.indices)
+        unknown = channel.is_null().to_numpy(zero_copy_only=False)
+        check.add(unknown, "bad_channel", position["channel"], value=raw, known=", ".join(CHANNELS))
+        values["channel"] = channel
     else:
-        values["channel"] = [mapping.default_channel] * n
+        values["channel"] = pa.repeat(pa.scalar(mapping.default_channel, pa.large_string()), n)
 
     raw_dates = frame[columns["started_at"]]
     dates = _parse_dates(raw_dates, mapping)
@@ -410,10 +440,15 @@ def check_rows(table: Table, mapping: ColumnMapping) -> Checked:
             value=raw_durations,
         )
         check.add((seconds < 0).to_numpy(), "negative_duration", position["duration_seconds"], value=raw_durations)
-        values["duration_seconds"] = [None if d != d else int(d) for d in seconds.round().tolist()]
+        huge = ~np.isnan(seconds.to_numpy()) & ~(seconds.abs() < MAX_DURATION).to_numpy()  # inf, 1e300...
+        check.add(huge, "bad_duration", position["duration_seconds"], value=raw_durations)
+        whole = np.where(np.abs(seconds.to_numpy()) < MAX_DURATION, seconds.round().to_numpy(), np.nan)
+        values["duration_seconds"] = pa.array(whole, from_pandas=True).cast(pa.int64())
     for name in ("recording", "customer_ref"):
         if name in columns:  # kept exactly as given; an empty cell is no value
-            values[name] = [v if v.strip() else None for v in frame[columns[name]].tolist()]
+            text = _arrow(frame[columns[name]])
+            blank = pc.equal(pc.utf8_trim_whitespace(text), "")  # the same whitespace as str.strip()
+            values[name] = pc.if_else(blank, pa.scalar(None, pa.large_string()), text)
 
     if check.problems:
         raise ImportRefused(table.source, check.problems)
@@ -421,30 +456,21 @@ def check_rows(table: Table, mapping: ColumnMapping) -> Checked:
     return Checked(values, n, position["employee_id"])
 
 
-def _iso_local(naive: pd.Series, zone: str) -> list[str]:
-    """ISO 8601 text with the zone's UTC offset of each naive local time, e.g. 2026-12-01T09:30:00+01:00.
+def _iso_local(naive: pd.Series, zone: str) -> pa.Array:
+    """ISO 8601 text with the zone's UTC offset of each naive local time, e.g. 2026-12-01T09:30:00+01:00
+    (and Z for UTC, as the model writes it).
 
-    Built with numpy from the offsets actually used (two a year): much faster than a datetime each.
+    Built by Arrow from the offsets actually used (two a year): much faster than a datetime each.
     DST: an hour that happens twice is taken the first time, a skipped hour is moved forward."""
     local = naive.dt.tz_localize(ZoneInfo(zone), ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
     wall = local.dt.tz_localize(None)
     offset = ((wall - local.dt.tz_convert("UTC").dt.tz_localize(None)).dt.total_seconds() // 60).astype(np.int64)
-    text = np.datetime_as_string(wall.to_numpy(dtype="datetime64[s]"), unit="s").tolist()
+    seconds = pa.array(wall.to_numpy(dtype="datetime64[s]"), type=pa.timestamp("s"))
+    text = pc.utf8_replace_slice(pc.cast(seconds, pa.large_string()), 10, 11, "T")  # 2026-12-01 09:30:00 -> ...T...
     used = np.unique(offset).tolist()
-    labels = [f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" for m in used]
-    if len(labels) == 1:
-        return [t + labels[0] for t in text]
-    suffix = np.array(labels, dtype=object)[np.searchsorted(np.array(used), offset.to_numpy())].tolist()
-    return [t + z for t, z in zip(text, suffix, strict=True)]
-
-
-def _documents(values: dict[str, Any], n: int, keep: np.ndarray | None = None) -> list[dict[str, Any]]:
-    """JSON-ready documents of the checked rows (optionally only those in `keep`)."""
-    columns = [values.get(name) or [None] * n for name in FIELDS]
-    rows: Iterable[tuple[Any, ...]] = zip(*columns, strict=True)
-    if keep is not None:
-        rows = (row for row, kept in zip(rows, keep.tolist(), strict=True) if kept)
-    return [dict(zip(FIELDS, row, strict=True)) for row in rows]
+    labels = [f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" if m else "Z" for m in used]
+    suffix = pc.take(pa.array(labels, pa.large_string()), pa.array(np.searchsorted(np.array(used), offset.to_numpy())))
+    return pc.binary_join_element_wise(text, suffix, pa.scalar("", pa.large_string()))
 
 
 # -- saved mappings ------------------------------------------------------------------------------
@@ -535,10 +561,11 @@ def import_interactions(
     table = read_table(data, source, mapping, sheet)
     checked = check_rows(table, mapping)
     employees = checked.values["employee_id"]
-    keep = pd.Series(employees).isin([e.id for e in store.list_employees()]).to_numpy()
+    roster = pa.array([e.id for e in store.list_employees()], pa.large_string())
+    keep = pc.is_in(employees, value_set=roster).to_numpy(zero_copy_only=False)
     unknown: dict[str, list[int]] = {}
     for row in np.flatnonzero(~keep).tolist():
-        unknown.setdefault(employees[row], []).append(int(table.lines[row]))
+        unknown.setdefault(employees[row].as_py(), []).append(int(table.lines[row]))
     if unknown and not skip_unknown_employees:
         raise ImportRefused(
             source,
@@ -549,8 +576,8 @@ def import_interactions(
             ],
         )
     kept = int(keep.sum())
-    # Documents, not records: the store validates them once (pydantic-core), then writes them.
-    added = store.add_interactions(checked.documents(keep)) if kept else 0
+    # Columns, not records: the store checks them column-wise (as the model would), then writes them.
+    added = store.add_interaction_table(checked.table(None if keep.all() else keep)) if kept else 0
     return ImportReport(source, checked.rows, added, kept - added, unknown, checked.rows - kept)
 
 
