@@ -225,8 +225,13 @@ def test_an_import_in_utc_is_stored_as_the_model_writes_utc(store):
 @pytest.mark.parametrize("duration", ["inf", "1e400", "1e16", "nan"])
 def test_durations_that_are_no_number_of_seconds_are_refused_with_their_line(store, duration):
     data = f"id;agent;start;d\nu1;E1;01/12/2026 09:30;60\nu2;E2;02/12/2026 10:00;{duration}\n".encode()
-    with pytest.raises(ImportRefused, match=rf"d\.csv:3:4: cannot read the duration '{duration}'"):
-        import_interactions(store, data, "d.csv", MAPPING)
+    with pytest.raises(ImportRefused, match=rf"d\.csv:3:4: cannot read the duration '{duration}'") as refused:
+        import_interactions(store, data, "d.csv", MAPPING.model_copy(update={"duration_unit": "minutes"}))
+    assert len(refused.value.problems) == 1
+    negative = "cannot read the duration" if duration == "nan" else "negative duration"
+    with pytest.raises(ImportRefused, match=rf"d\.csv:3:4: {negative} '-{duration}'") as refused:
+        import_interactions(store, data.replace(duration.encode(), b"-" + duration.encode()), "d.csv", MAPPING)
+    assert len(refused.value.problems) == 1  # one problem per bad cell
     assert store.interactions_in(*WIDE) == []
 
 
