@@ -386,13 +386,18 @@ def _drift_of(
     for cell in cells.values():
         if evaluator in cell and len(cell) >= 2:
             baseline = [mean - shifts[name] for name, mean in cell.items() if name != evaluator]
-            differences.append(cell[evaluator] - float(np.mean(baseline)))
+            differences.append(cell[evaluator] - _small_mean(baseline))
     interval = mean_interval(differences, confidence, score_range=None)
     shift, low, high = interval.mean, interval.low, interval.high
     excludes_zero = low is not None and high is not None and (low > 0.0 or high < 0.0)
     flagged = excludes_zero and shift is not None and abs(shift) >= threshold
     direction = None if not shift else ("lenient" if shift > 0 else "severe")
     return Drift(evaluator, len(differences), shift, low, high, flagged, direction)
+
+
+def _small_mean(values: Sequence[float]) -> float:
+    """The mean of a few floats: np.mean costs ~6 us a call, and drift makes ~50,000 of them."""
+    return sum(values) / len(values)
 
 
 def _cell_means(
@@ -411,7 +416,7 @@ def _cell_means(
             value = 100.0 * (value - lo) / (hi - lo)
         cells[(employee, scorecard)][evaluator].append(value)
     return {
-        key: {name: float(np.mean(values)) for name, values in by_evaluator.items()}
+        key: {name: _small_mean(values) for name, values in by_evaluator.items()}
         for key, by_evaluator in cells.items()
     }
 
@@ -437,7 +442,7 @@ def _solve_shifts(
             others = [other for other in cell if other != name]
             row = index[name]
             shared[row] += 1
-            raw[row] += mean - float(np.mean([cell[other] for other in others]))
+            raw[row] += mean - _small_mean([cell[other] for other in others])
             for other in others:
                 averaging[row, index[other]] += 1.0 / len(others)
     has_pairs = shared > 0
