@@ -57,7 +57,7 @@ class PartitionStorage(Protocol):
     def peek_token(self) -> str | None: ...
     def read_uncached(self) -> Tables | None: ...
     def read_body(self) -> tuple[str | None, bytes | memoryview] | None: ...
-    def read_indexed(self, table: str, value: Any) -> list[dict[str, Any]] | None: ...
+    def read_indexed(self, table: str, value: Any) -> tuple[str | None, list[dict[str, Any]], int] | None: ...
     def drop_tables(self) -> None: ...
     def forget(self) -> None: ...
     def close(self) -> None: ...
@@ -297,8 +297,9 @@ class DurableJSONStorage(Storage):
             return None
         return _token_of(data), split(data, self.path)[1]
 
-    def read_indexed(self, table: str, value: Any) -> list[dict[str, Any]] | None:
-        """The documents of `table` whose indexed field is `value`, read from their byte ranges.
+    def read_indexed(self, table: str, value: Any) -> tuple[str | None, list[dict[str, Any]], int] | None:
+        """The file's token, the documents of `table` whose indexed field is `value`, read from
+        their byte ranges, and how many bytes they took.
 
         Only the header (cached until the file changes) and those documents are read and parsed,
         from one open file, so they all belong to the same state of it. None when the file has no
@@ -308,7 +309,7 @@ class DurableJSONStorage(Storage):
         try:
             handle = open(self.path, "rb")  # noqa: SIM115 - closed below
         except FileNotFoundError:
-            return []
+            return None, [], 0
         with handle:
             line = handle.readline()
             token = _token_of(line)
@@ -319,7 +320,7 @@ class DurableJSONStorage(Storage):
             spans = (self._summary.get("spans") or {}).get(table)
             if spans is None:
                 return None
-            base, out = len(line), []
+            base, out, size = len(line), [], 0
             for key, (found, start, length) in spans.items():
                 if found != value:
                     continue
@@ -332,7 +333,8 @@ class DurableJSONStorage(Storage):
                 if not isinstance(doc, dict) or doc.get("id", key) != key:
                     raise UnreadableFile(str(self.path), f"the index does not match the data at {key!r}")
                 out.append(doc)
-        return out
+                size += length
+        return token, out, size
 
     def drop_tables(self) -> None:
         """Drop the parsed tables but keep the header's summary (ids, statuses) cached."""
@@ -495,7 +497,7 @@ class ReferenceJSONStorage(JSONStorage):
             return None
         return None, data.strip() or b"{}"
 
-    def read_indexed(self, table: str, value: Any) -> list[dict[str, Any]] | None:
+    def read_indexed(self, table: str, value: Any) -> tuple[str | None, list[dict[str, Any]], int] | None:
         return None  # no header, no index: the caller filters the parsed table
 
     def drop_tables(self) -> None:

@@ -227,6 +227,25 @@ class StoreCore:
         self._remove_temp_files()
         self._undetached += [path for _, path in list_backups(self.data_dir)]  # finished if interrupted
         self._check_small_files()
+        if not meta.get("evaluation_index"):
+            if self._storage_name == "durable":  # TinyDB's plain files have no header to index in
+                self._index_evaluation_files()
+            self._write_meta({key: meta[key] for key in LAYOUT_DEFAULTS if key in meta})
+
+    def _index_evaluation_files(self) -> None:
+        """Rewrite evaluation files written before their header indexed them (same content).
+
+        Done once per data folder, a month at a time (one batch of fsyncs each); a kill half-way
+        leaves some files indexed and the flag unset, so the next open finishes the job.
+        """
+        for month in self._parts.months("evaluations"):
+            with self._parts.batch_writes():
+                for name in self._parts.names(f"evaluations/{month}"):
+                    part = self._part(name, EVALUATIONS)
+                    if "spans" not in (part.summary() or {}):
+                        with part.transaction() as tx:
+                            tx.merge("evaluations", {})  # writes the file back as it is, indexed
+            self._parts.evict()
 
     def _write_meta(self, extra: dict[str, Any]) -> None:
         old = read_meta(self.data_dir) or {}
@@ -236,6 +255,7 @@ class StoreCore:
             "storage": self._storage_name,
             "created_at": old.get("created_at", self._now().isoformat()),
             **LAYOUT_DEFAULTS,
+            "evaluation_index": 1,  # evaluation files list their records' byte ranges (storage.encode_indexed)
             **extra,
         }
         atomic_write(self.data_dir / META, json.dumps(meta, indent=2).encode() + b"\n")

@@ -7,6 +7,9 @@ These tests hold the index to the parsed file: the same records, the same bytes 
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +23,8 @@ from qa.partitions import summary_of
 from qa.storage import DurableJSONStorage, encode_indexed
 from qa.store import Store
 from tests.store_support import evaluation, open_store
+
+ROOT = Path(__file__).resolve().parent.parent
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers(-(2**53), 2**53) | st.text(max_size=8),
@@ -52,16 +57,17 @@ def test_read_indexed_returns_exactly_the_documents_of_that_value(tmp_path: Path
     }
     _storage(tmp_path / "f.json").write(tables)
     reader = _storage(tmp_path / "f.json")  # another process: nothing cached
-    got = reader.read_indexed("evaluations", "emp-1")
+    token, got, size = reader.read_indexed("evaluations", "emp-1")
     assert got == [tables["evaluations"][k] for k in ("e1", "e4", "e7")]
-    assert reader.read_indexed("evaluations", "emp-9") == []
+    assert token == reader.peek_token() and size == sum(len(orjson.dumps(d)) for d in got)
+    assert reader.read_indexed("evaluations", "emp-9")[1:] == ([], 0)
     assert reader.read_indexed("audit", "e1") is None  # no index on that table
 
 
 def test_a_file_without_an_index_says_so_and_a_missing_file_is_empty(tmp_path: Path) -> None:
     DurableJSONStorage(tmp_path / "old.json").write({"evaluations": {"e1": {"id": "e1", "employee_id": "x"}}})
     assert _storage(tmp_path / "old.json").read_indexed("evaluations", "x") is None
-    assert _storage(tmp_path / "none.json").read_indexed("evaluations", "x") == []
+    assert _storage(tmp_path / "none.json").read_indexed("evaluations", "x") == (None, [], 0)
 
 
 def test_a_span_that_does_not_hold_its_document_is_a_damaged_file(tmp_path: Path) -> None:
@@ -92,3 +98,49 @@ def test_an_employees_evaluations_are_the_same_read_through_the_index_or_parsed(
         assert len(theirs) == 8
     finally:
         fresh.close()
+
+
+def test_a_reader_sees_an_employees_new_evaluation_written_by_another_process(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    first = store.submit_evaluation(evaluation("emp-001"))
+    store.close()
+    reader = Store.open(tmp_path)
+    try:
+        assert [e.id for e in reader.evaluations_for_employee("emp-001")] == [first.id]  # read and kept
+        assert [e.id for e in reader.evaluations_for_employee("emp-001")] == [first.id]
+        script = (
+            "import sys; from qa.store import Store; from tests.store_support import evaluation; "
+            "s = Store.open(sys.argv[1]); print(s.submit_evaluation(evaluation('emp-001', id='ev-other')).id); s.close()"
+        )
+        done = subprocess.run(
+            [sys.executable, "-c", script, str(tmp_path)], capture_output=True, text=True, check=True, cwd=ROOT
+        )
+        assert {e.id for e in reader.evaluations_for_employee("emp-001")} == {first.id, done.stdout.strip()}
+    finally:
+        reader.close()
+
+
+def test_a_folder_written_before_the_index_is_indexed_once_when_opened(tmp_path: Path) -> None:
+    store = open_store(tmp_path)
+    written = [store.submit_evaluation(evaluation(f"emp-00{1 + n % 3}")) for n in range(6)]
+    store.close()
+    files = sorted((tmp_path / "evaluations").rglob("e*.json"))
+    for path in files:  # as an older version wrote them: no spans in the header, no flag
+        tables = DurableJSONStorage(path).read()
+        assert tables is not None
+        DurableJSONStorage(path, summarise=summary_of("evaluations", "status")).write(tables)
+        assert "spans" not in orjson.loads(path.read_bytes().partition(b"\n")[0])["summary"]
+    meta = json.loads((tmp_path / "store.json").read_text())
+    del meta["evaluation_index"]
+    (tmp_path / "store.json").write_text(json.dumps(meta))
+
+    reopened = Store.open(tmp_path)
+    try:
+        for path in files:
+            assert "spans" in orjson.loads(path.read_bytes().partition(b"\n")[0])["summary"]
+        assert json.loads((tmp_path / "store.json").read_text())["evaluation_index"] == 1
+        assert sorted(e.id for n in (1, 2, 3) for e in reopened.evaluations_for_employee(f"emp-00{n}")) == sorted(
+            e.id for e in written
+        )
+    finally:
+        reopened.close()
