@@ -188,3 +188,34 @@ def test_a_shopper_is_refused_the_calibration_page(monkeypatch, data_dir):
     at = signed_in(monkeypatch, data_dir, "sam", "calibration")
     assert not at.exception
     assert at.error and not at.tabs
+
+
+def test_the_dashboard_shows_a_new_evaluation_at_the_next_rerun_without_a_reload(monkeypatch, tmp_path):
+    """The page keeps its data only while the store's files are unchanged (no time-based staleness)."""
+    folder = tmp_path / "data"
+    demo = demo_records(6, 60, seed=5, today=date(2025, 6, 15))
+    with Store.open(folder) as store:
+        store.upsert_employees(demo.employees)
+        for loaded in demo.scorecards.values():
+            store.remember_scorecard(loaded.id, loaded.version, loaded.card.model_dump(mode="json"))
+        store.add_interactions(demo.interactions)
+        store.import_evaluations(demo.evaluations, by="demo")
+        now = datetime(2025, 6, 1, tzinfo=UTC)
+        store.add_user(
+            User(name="lea", display_name="Lea", role="qa_lead", password_hash=hash_password(PASSWORD), created_at=now)
+        )
+    at = signed_in(monkeypatch, folder, "lea")
+    assert not at.exception
+
+    def selected() -> int:
+        return int(next(text.value for text in at.text if "retenue" in text.value).split()[0])
+
+    before = selected()
+    at.run()
+    assert selected() == before
+    approved = next(ev for ev in demo.evaluations if ev.status == "approved")
+    with Store.open(folder) as store:
+        store.import_evaluations([approved.model_copy(update={"id": "new-approved-1"})], by="test")
+    at.run()
+    assert not at.exception
+    assert selected() == before + 1
