@@ -134,7 +134,7 @@ class ViewCodec(Protocol):
 @dataclass(frozen=True)
 class Kind:
     """What a family of partitions holds: its tables and their record types, its summary, and
-    the (table, field) whose documents' byte ranges its headers list (see `Partition.indexed`)."""
+    the table and fields whose documents' byte ranges its headers list (see `Partition.indexed`)."""
 
     tables: Mapping[str, type[Record]]
     summarise: Summariser | None = None
@@ -216,7 +216,7 @@ class Partition:
     def cached_bytes(self) -> int:
         # Summed over every open partition after each read: kept to plain attribute look-ups.
         mw, views = self._mw, self._views
-        parsed = mw.storage.cached_bytes if mw is not None else 0
+        parsed: int = mw.storage.cached_bytes if mw is not None else 0  # type: ignore[attr-defined]
         return parsed + sum(view[2] for view in views.values()) if views else parsed
 
     @property
@@ -436,8 +436,9 @@ class Partition:
         cache = self._validate(table, raw, keys)
         return [cache[key] for key in keys]
 
-    def indexed(self, table: str, value: Any) -> list[Record]:
-        """The records whose indexed field (`Kind.index`) equals `value`, as `matching` gives them.
+    def indexed(self, table: str, field_name: str, value: Any) -> list[Record]:
+        """The records whose field `field_name` (one of `Kind.index`'s) equals `value`, as
+        `matching` gives them.
 
         When the file is not parsed in memory, only its header and those records' bytes are read
         (a few KB instead of the whole file: an employee's evaluations over a year lie in 12
@@ -447,18 +448,18 @@ class Partition:
         that does not hold its record is an error.
         """
         index = self.kind.index
-        if index is None or index[0] != table:
-            raise ValueError(f"{self.name}: no index on {table}")
+        if index is None or index[0] != table or field_name not in index[1]:
+            raise ValueError(f"{self.name}: no index on {table}.{field_name}")
         mw = self._middleware(create=False)
         if mw is None:
             return []
         token = mw.inner.peek_token()
         if token is not None and token != mw.inner.token:  # not parsed in memory, or stale
-            key = f"indexed:{table}:{value}"
+            key = f"indexed:{table}:{field_name}:{value}"
             hit = self._views.get(key)
             if hit is not None and hit[0] == token:
                 return list(hit[1])
-            got = mw.inner.read_indexed(table, value)
+            got = mw.inner.read_indexed(table, field_name, value)
             if got is not None:
                 read_token, docs, size = got
                 with paused_gc():
@@ -466,7 +467,7 @@ class Partition:
                 if read_token is not None:
                     self._views[key] = (read_token, records, size)
                 return list(records)
-        return self.matching(table, index[1], value)
+        return self.matching(table, field_name, value)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

@@ -12,8 +12,9 @@ It adds what TinyDB leaves out:
 * a header: the schema version, the body's length and CRC-32 (a damaged file is an error, never an
   empty database) and a small summary (ids, statuses) that can be read without the body;
 * an index (optional, per kind of file): for one table, where each document lies in the body and
-  the value of one field (`"spans": {table: {id: [value, start, length]}}` in the summary), so
-  one employee's evaluations are read from their byte ranges without parsing the whole file.
+  the values of a few fields (`"index": {"table": t, "fields": [f, ...], "spans": {id: [value,
+  ..., start, length]}}` in the summary), so one employee's or one evaluator's evaluations are
+  read from their byte ranges without parsing the whole file.
 
 File format: two lines, `{"token":"<32 hex>","format":...,"schema":N,"length":L,"crc32":C,
 "summary":{...}}` then the TinyDB state `{"table": {"doc_id": {...}}}`.
@@ -40,7 +41,7 @@ _PEEK = len(_PREFIX) + 32
 
 Tables = dict[str, dict[str, Any]]
 Summariser = Callable[[Tables], dict[str, Any]]
-Index = tuple[str, str]  # (table, field): which documents' byte ranges the header lists, by field
+Index = tuple[str, tuple[str, ...]]  # (table, fields): whose documents' byte ranges a header lists, by field
 
 
 class PartitionStorage(Protocol):
@@ -57,7 +58,9 @@ class PartitionStorage(Protocol):
     def peek_token(self) -> str | None: ...
     def read_uncached(self) -> Tables | None: ...
     def read_body(self) -> tuple[str | None, bytes | memoryview] | None: ...
-    def read_indexed(self, table: str, value: Any) -> tuple[str | None, list[dict[str, Any]], int] | None: ...
+    def read_indexed(
+        self, table: str, field_name: str, value: Any
+    ) -> tuple[str | None, list[dict[str, Any]], int] | None: ...
     def drop_tables(self) -> None: ...
     def forget(self) -> None: ...
     def close(self) -> None: ...
@@ -178,13 +181,14 @@ def decode(data: bytes, path: Path) -> tuple[dict[str, Any], Tables]:
     return header, tables
 
 
-def encode_indexed(tables: Tables, index: Index) -> tuple[bytes, dict[str, dict[str, list[Any]]]]:
-    """`orjson.dumps(tables)`, byte for byte, and where each document of the index's table lies.
+def encode_indexed(tables: Tables, index: Index) -> tuple[bytes, dict[str, Any]]:
+    """`orjson.dumps(tables)`, byte for byte, and the index: where each document of the index's
+    table lies in the body, with the values of the index's fields.
 
     The indexed table's documents are dumped one by one to learn their offsets in the body (the
     other tables in one call); compact JSON makes the joined pieces identical to a single dump.
     """
-    table, field_name = index
+    table, fields = index
     pieces: list[bytes] = [b"{"]
     pos = 1
     spans: dict[str, list[Any]] = {}
@@ -206,12 +210,12 @@ def encode_indexed(tables: Tables, index: Index) -> tuple[bytes, dict[str, dict[
             dumped = orjson.dumps(doc)
             pieces += (label, dumped)
             pos += len(label)
-            spans[key] = [doc.get(field_name), pos, len(dumped)]
+            spans[key] = [*(doc.get(f) for f in fields), pos, len(dumped)]
             pos += len(dumped)
         pieces.append(b"}")
         pos += 1
     pieces.append(b"}")
-    return b"".join(pieces), {table: spans}
+    return b"".join(pieces), {"table": table, "fields": list(fields), "spans": spans}
 
 
 def encode(
@@ -221,8 +225,8 @@ def encode(
     if index is None:
         body = orjson.dumps(tables)
     else:
-        body, spans = encode_indexed(tables, index)
-        summary = {**summary, "spans": spans}
+        body, found = encode_indexed(tables, index)
+        summary = {**summary, "index": found}
     rest = orjson.dumps(
         {"format": FORMAT, "schema": SCHEMA, "length": len(body), "crc32": zlib.crc32(body), "summary": summary}
     )
@@ -297,13 +301,15 @@ class DurableJSONStorage(Storage):
             return None
         return _token_of(data), split(data, self.path)[1]
 
-    def read_indexed(self, table: str, value: Any) -> tuple[str | None, list[dict[str, Any]], int] | None:
-        """The file's token, the documents of `table` whose indexed field is `value`, read from
-        their byte ranges, and how many bytes they took.
+    def read_indexed(
+        self, table: str, field_name: str, value: Any
+    ) -> tuple[str | None, list[dict[str, Any]], int] | None:
+        """The file's token, the documents of `table` whose field `field_name` is `value`, read
+        from their byte ranges, and how many bytes they took.
 
         Only the header (cached until the file changes) and those documents are read and parsed,
         from one open file, so they all belong to the same state of it. None when the file has no
-        index for `table` (written before indexes, or another kind of file): parse it instead.
+        index of that field (written before indexes, or another kind of file): parse it instead.
         A range that does not hold the document the header promises is a damaged file.
         """
         try:
@@ -317,20 +323,22 @@ class DurableJSONStorage(Storage):
                 header = parse_header(line.rstrip(b"\n"), self.path)
                 self._summary, self._summary_token = header.get("summary") or {}, token
                 self._header_bytes = len(line)
-            spans = (self._summary.get("spans") or {}).get(table)
-            if spans is None:
+            index = self._summary.get("index") or {}
+            if index.get("table") != table or field_name not in index.get("fields", ()):
                 return None
+            at = index["fields"].index(field_name)
             base, out, size = len(line), [], 0
-            for key, (found, start, length) in spans.items():
-                if found != value:
+            for key, span in index["spans"].items():
+                if span[at] != value:
                     continue
+                start, length = span[-2:]
                 handle.seek(base + start)
                 data = handle.read(length)
                 try:
                     doc = orjson.loads(data)
                 except orjson.JSONDecodeError:
                     doc = None
-                if not isinstance(doc, dict) or doc.get("id", key) != key:
+                if not isinstance(doc, dict) or doc.get("id", key) != key or doc.get(field_name) != value:
                     raise UnreadableFile(str(self.path), f"the index does not match the data at {key!r}")
                 out.append(doc)
                 size += length
@@ -497,7 +505,9 @@ class ReferenceJSONStorage(JSONStorage):
             return None
         return None, data.strip() or b"{}"
 
-    def read_indexed(self, table: str, value: Any) -> tuple[str | None, list[dict[str, Any]], int] | None:
+    def read_indexed(
+        self, table: str, field_name: str, value: Any
+    ) -> tuple[str | None, list[dict[str, Any]], int] | None:
         return None  # no header, no index: the caller filters the parsed table
 
     def drop_tables(self) -> None:

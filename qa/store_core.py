@@ -73,9 +73,10 @@ DRAFTS = Kind({"drafts": Draft})
 EVALUATIONS = Kind(
     {"evaluations": Evaluation, "audit": AuditEntry},
     summary_of("evaluations", "status"),
-    index=("evaluations", "employee_id"),  # an employee's evaluations without parsing whole files
+    index=("evaluations", ("employee_id", "evaluator")),  # someone's evaluations without parsing whole files
 )
 INTERACTIONS = Kind({"interactions": Interaction}, summary_of("interactions"))
+EVALUATION_INDEX = 2  # which index evaluation files carry; older folders are re-indexed when opened
 SMALL_FILES = {"employees": EMPLOYEES, "users": USERS, "site_tokens": SITE_TOKENS, "scorecards": SCORECARDS}
 
 R = TypeVar("R", bound=Record)
@@ -227,7 +228,7 @@ class StoreCore:
         self._remove_temp_files()
         self._undetached += [path for _, path in list_backups(self.data_dir)]  # finished if interrupted
         self._check_small_files()
-        if not meta.get("evaluation_index"):
+        if meta.get("evaluation_index") != EVALUATION_INDEX:
             if self._storage_name == "durable":  # TinyDB's plain files have no header to index in
                 self._index_evaluation_files()
             self._write_meta({key: meta[key] for key in LAYOUT_DEFAULTS if key in meta})
@@ -242,7 +243,8 @@ class StoreCore:
             with self._parts.batch_writes():
                 for name in self._parts.names(f"evaluations/{month}"):
                     part = self._part(name, EVALUATIONS)
-                    if "spans" not in (part.summary() or {}):
+                    index = (part.summary() or {}).get("index") or {}
+                    if tuple(index.get("fields", ())) != EVALUATIONS.index[1]:  # type: ignore[index]
                         with part.transaction() as tx:
                             tx.merge("evaluations", {})  # writes the file back as it is, indexed
             self._parts.evict()
@@ -255,7 +257,7 @@ class StoreCore:
             "storage": self._storage_name,
             "created_at": old.get("created_at", self._now().isoformat()),
             **LAYOUT_DEFAULTS,
-            "evaluation_index": 1,  # evaluation files list their records' byte ranges (storage.encode_indexed)
+            "evaluation_index": EVALUATION_INDEX,  # evaluation files index their records (storage.encode_indexed)
             **extra,
         }
         atomic_write(self.data_dir / META, json.dumps(meta, indent=2).encode() + b"\n")

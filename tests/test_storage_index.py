@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -18,10 +19,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa.errors import UnreadableFile
+from qa.errors import StoreError, UnreadableFile
 from qa.partitions import summary_of
 from qa.storage import DurableJSONStorage, encode_indexed
 from qa.store import Store
+from qa.store_core import EVALUATION_INDEX
 from tests.store_support import evaluation, open_store
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,17 +39,20 @@ docs = st.dictionaries(st.text(max_size=6), st.dictionaries(st.text(max_size=5),
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.sampled_from(["evaluations", "audit", 'é"x']), docs, max_size=3))
 def test_the_indexed_body_is_byte_for_byte_a_plain_dump_and_every_span_holds_its_document(tables: Any) -> None:
-    body, spans = encode_indexed(tables, ("evaluations", "employee_id"))
+    body, index = encode_indexed(tables, ("evaluations", ("employee_id", "evaluator")))
     assert body == orjson.dumps(tables)
-    for key, (value, start, length) in spans["evaluations"].items():
+    assert index["table"] == "evaluations" and index["fields"] == ["employee_id", "evaluator"]
+    for key, (employee, evaluator, start, length) in index["spans"].items():
         doc = tables["evaluations"][key]
         assert orjson.loads(body[start : start + length]) == doc
-        assert value == doc.get("employee_id")
-    assert set(spans["evaluations"]) == set(tables.get("evaluations", {}))
+        assert (employee, evaluator) == (doc.get("employee_id"), doc.get("evaluator"))
+    assert set(index["spans"]) == set(tables.get("evaluations", {}))
 
 
 def _storage(path: Path) -> DurableJSONStorage:
-    return DurableJSONStorage(path, summarise=summary_of("evaluations", "status"), index=("evaluations", "employee_id"))
+    return DurableJSONStorage(
+        path, summarise=summary_of("evaluations", "status"), index=("evaluations", ("employee_id", "evaluator"))
+    )
 
 
 def test_read_indexed_returns_exactly_the_documents_of_that_value(tmp_path: Path) -> None:
@@ -57,17 +62,18 @@ def test_read_indexed_returns_exactly_the_documents_of_that_value(tmp_path: Path
     }
     _storage(tmp_path / "f.json").write(tables)
     reader = _storage(tmp_path / "f.json")  # another process: nothing cached
-    token, got, size = reader.read_indexed("evaluations", "emp-1")
+    token, got, size = reader.read_indexed("evaluations", "employee_id", "emp-1")
     assert got == [tables["evaluations"][k] for k in ("e1", "e4", "e7")]
     assert token == reader.peek_token() and size == sum(len(orjson.dumps(d)) for d in got)
-    assert reader.read_indexed("evaluations", "emp-9")[1:] == ([], 0)
-    assert reader.read_indexed("audit", "e1") is None  # no index on that table
+    assert reader.read_indexed("evaluations", "employee_id", "emp-9")[1:] == ([], 0)
+    assert reader.read_indexed("audit", "evaluation_id", "e1") is None  # no index on that table
+    assert reader.read_indexed("evaluations", "channel", "phone") is None  # nor on that field
 
 
 def test_a_file_without_an_index_says_so_and_a_missing_file_is_empty(tmp_path: Path) -> None:
     DurableJSONStorage(tmp_path / "old.json").write({"evaluations": {"e1": {"id": "e1", "employee_id": "x"}}})
-    assert _storage(tmp_path / "old.json").read_indexed("evaluations", "x") is None
-    assert _storage(tmp_path / "none.json").read_indexed("evaluations", "x") == (None, [], 0)
+    assert _storage(tmp_path / "old.json").read_indexed("evaluations", "employee_id", "x") is None
+    assert _storage(tmp_path / "none.json").read_indexed("evaluations", "employee_id", "x") == (None, [], 0)
 
 
 def test_a_span_that_does_not_hold_its_document_is_a_damaged_file(tmp_path: Path) -> None:
@@ -78,7 +84,7 @@ def test_a_span_that_does_not_hold_its_document_is_a_damaged_file(tmp_path: Path
     data = path.read_bytes()
     path.write_bytes(data.replace(b'{"id":"e1"', b'{"id":"e2"', 1))  # same length: only the index can tell
     with pytest.raises(UnreadableFile, match=r"f\.json.*index does not match"):
-        _storage(path).read_indexed("evaluations", "x")
+        _storage(path).read_indexed("evaluations", "employee_id", "x")
 
 
 @pytest.mark.parametrize("storage", ["durable", "reference"])
@@ -129,7 +135,7 @@ def test_a_folder_written_before_the_index_is_indexed_once_when_opened(tmp_path:
         tables = DurableJSONStorage(path).read()
         assert tables is not None
         DurableJSONStorage(path, summarise=summary_of("evaluations", "status")).write(tables)
-        assert "spans" not in orjson.loads(path.read_bytes().partition(b"\n")[0])["summary"]
+        assert "index" not in orjson.loads(path.read_bytes().partition(b"\n")[0])["summary"]
     meta = json.loads((tmp_path / "store.json").read_text())
     del meta["evaluation_index"]
     (tmp_path / "store.json").write_text(json.dumps(meta))
@@ -137,10 +143,33 @@ def test_a_folder_written_before_the_index_is_indexed_once_when_opened(tmp_path:
     reopened = Store.open(tmp_path)
     try:
         for path in files:
-            assert "spans" in orjson.loads(path.read_bytes().partition(b"\n")[0])["summary"]
-        assert json.loads((tmp_path / "store.json").read_text())["evaluation_index"] == 1
+            assert "index" in orjson.loads(path.read_bytes().partition(b"\n")[0])["summary"]
+        assert json.loads((tmp_path / "store.json").read_text())["evaluation_index"] == EVALUATION_INDEX
         assert sorted(e.id for n in (1, 2, 3) for e in reopened.evaluations_for_employee(f"emp-00{n}")) == sorted(
             e.id for e in written
         )
     finally:
         reopened.close()
+
+
+@pytest.mark.parametrize("storage", ["durable", "reference"])
+def test_an_evaluators_evaluations_by_month_and_status(tmp_path: Path, storage: str) -> None:
+    store = open_store(tmp_path, storage=storage)
+    try:
+        may = [store.submit_evaluation(evaluation(f"emp-00{n}", evaluator="shopper2")) for n in (1, 2, 3)]
+        june = store.submit_evaluation(
+            evaluation("emp-001", evaluator="shopper2", started_at=datetime(2025, 6, 2, 9, tzinfo=UTC))
+        )
+        others = [store.submit_evaluation(evaluation(f"emp-00{n}", evaluator="shopper1")) for n in (1, 2)]
+        store.update_evaluation(may[1].id, {"status": "returned"}, by="lead1", action="return")
+        store.close()
+        store = Store.open(tmp_path, storage=storage)
+        assert [e.id for e in store.evaluations_by_evaluator("shopper2")] == [e.id for e in [*may, june]]
+        assert [e.id for e in store.evaluations_by_evaluator("shopper2", months=["2025-06"])] == [june.id]
+        assert [e.id for e in store.evaluations_by_evaluator("shopper2", status="returned")] == [may[1].id]
+        assert [e.id for e in store.evaluations_by_evaluator("shopper1")] == [e.id for e in others]
+        assert store.evaluations_by_evaluator("nobody") == []
+        with pytest.raises(StoreError, match="2025-6"):
+            store.evaluations_by_evaluator("shopper2", months=["2025-6"])
+    finally:
+        store.close()
