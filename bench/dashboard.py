@@ -8,9 +8,11 @@ one draw a month with its assignments, a QA lead) is built once (~2 min) and reu
 1. Fresh process, direct calls: what `load_dashboard` costs piece by piece in a process that has
    never read the store (the store's column views already on disk, as after any earlier run),
    then `dashboard_view` for a few filter sets.
-2. Fresh process, the page in Streamlit's AppTest: sign in through the entry script (the store is
-   opened there, as in the app), then the first open of pages/dashboard.py (the page's own imports
-   included), then K filter changes (channel, team, site, period, scorecard, submitted, grouping),
+2. Fresh process, the page in Streamlit's AppTest: a QA lead's landing page through the entry
+   script (the store is opened there, as in the app; after drawing it the entry imports
+   qa.dashboard in a background thread), then the first open of pages/dashboard.py once that
+   warm-up ended (a second run opens it at once, the warm-up still under way: the worst case),
+   then K filter changes (channel, team, site, period, scorecard, submitted, grouping),
    each a whole rerun of the page. AppTest's own bookkeeping is included: an upper bound of the
    server's time. Target: <= 1 s for the first open and for every interaction.
 
@@ -26,6 +28,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -145,7 +148,7 @@ def child_direct(folder: Path) -> None:
     print(json.dumps({"lines": lines}))
 
 
-def child_page(folder: Path, changes: int) -> None:
+def child_page(folder: Path, changes: int, at_once: bool) -> None:
     os.environ["QA_DATA_DIR"] = str(folder)
     from streamlit.testing.v1 import AppTest
 
@@ -156,11 +159,16 @@ def child_page(folder: Path, changes: int) -> None:
     at.session_state[session.TOKEN] = session._sessions().start(Actor(LEAD, "qa_lead"))
     w, c, _ = measured(at.run)
     lines = [f"sign-in landing page (entry script, store opened): {fmt(w, c)}"]
+    warm_up = next((th for th in threading.enumerate() if th.name == "warm-up"), None)
+    if not at_once and warm_up is not None:  # the QA lead reads the landing page meanwhile
+        w, c, _ = measured(warm_up.join)
+        lines.append(f"the entry's background warm-up (qa.dashboard's imports) ended {w:.3f} s after the landing page")
     at.switch_page("pages/dashboard.py")
     w, c, _ = measured(at.run)
     assert not at.exception, at.exception
     count = next(text.value for text in at.text if "évaluation" in text.value)
-    lines.append(f"FIRST OPEN of the dashboard ({count}): {fmt(w, c)} [target <= 1 s]")
+    what = "right after the landing page, warm-up under way" if at_once else "after the warm-up"
+    lines.append(f"FIRST OPEN of the dashboard ({count}; {what}): {fmt(w, c)} [target <= 1 s]")
     w, c, _ = measured(at.run)
     lines.append(f"plain rerun, nothing changed: {fmt(w, c)}")
 
@@ -213,16 +221,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--evaluations", type=int, default=100_000)
     parser.add_argument("--changes", type=int, default=28)
-    parser.add_argument("--child", choices=("direct", "page"))
+    parser.add_argument("--child", choices=("direct", "page", "page-at-once"))
     parser.add_argument("--folder", type=Path)
     args = parser.parse_args()
     if args.child == "direct":
         return child_direct(args.folder)
-    if args.child == "page":
-        return child_page(args.folder, args.changes)
+    if args.child in ("page", "page-at-once"):
+        return child_page(args.folder, args.changes, args.child == "page-at-once")
     folder = data_folder(args.evaluations)
     print(f"data: {folder}; load average {os.getloadavg()[0]:.2f} (2 cores, shared)")
-    for kind, title in (("direct", "fresh process, direct calls"), ("page", "fresh process, the page in AppTest")):
+    for kind, title in (
+        ("direct", "fresh process, direct calls"),
+        ("page", "fresh process, the page in AppTest"),
+        ("page-at-once", "fresh process, the page in AppTest, opened as soon as the landing page is drawn"),
+    ):
         print(f"{title}:")
         for line in run_child(kind, folder, "--changes", str(args.changes)):
             print(f"  {line}")
