@@ -20,10 +20,12 @@ BEHAVIOURS = ("courtesy", "listening", "empathy", "solution")
 
 # The frame behind every chart is read from the store's column views and kept while the tables
 # it comes from are unchanged: each rerun asks for their stamp (a stat of their files, a few ms)
-# and rebuilds only after an evaluation, an employee or a draw was written. About 0.5 s for
-# 100,000 evaluations in a fresh server process, and each filter change then costs only the
-# charts (bench/dashboard.py). The actor is part of the key, so the domain's permission check
-# ran for each user who gets this data.
+# and rebuilds only after an evaluation, an employee or a draw was written. At 100,000
+# evaluations a build costs about 0.5 s of CPU in a fresh server process (the store's column
+# views, then 0.1 s for the frame), less once the views are in memory; the libraries it needs
+# were imported in the background after the QA lead's first page (streamlit_app.py). A filter
+# change then costs only the charts (bench/dashboard.py). The actor is part of the key, so the
+# domain's permission check ran for each user who gets this data.
 @st.cache_resource(show_spinner=False, max_entries=4)
 def _data(
     folder: str, stamp: str, _store, actor, language: str, versions: tuple, _cards
