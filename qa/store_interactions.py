@@ -127,15 +127,14 @@ class InteractionStore(EvaluationStore):
             for g, a, b in zip(group[starts].tolist(), starts, [*starts[1:], len(group)], strict=True)
         }
         with paused_gc():
-            ordered = table.take(pa.array(order))
-            keys, docs = ordered["id"].to_pylist(), documents(ordered)
+            docs = documents(table)
             added = 0
             with self._writing(), self._parts.batch_writes():
                 stored = self._interaction_index()  # again under the lock: another process may have added some
-                raced = bool(stored) and any(key in stored for key in keys)
+                raced = bool(stored) and any(key in stored for key in ids)
                 for month, number in sorted(spans):
                     a, b = spans[month, number]
-                    fresh = dict(zip(keys[a:b], docs[a:b], strict=True))
+                    fresh = {ids[row]: docs[row] for row in order[a:b].tolist()}
                     if raced:
                         fresh = {key: doc for key, doc in fresh.items() if key not in stored}
                     if fresh:
