@@ -210,7 +210,12 @@ def test_a_comment_typed_then_left_without_blur_is_in_the_draft(server, browser)
         comment = page.locator(".st-key-cm_greeted_at_door textarea")
         expect()(comment).to_be_visible()
         comment.click()
-        comment.press_sequentially(typed, delay=15)  # keystrokes, as a person types
+        # Keystrokes, as a person types, with a pause half-way: the first half is sent and the
+        # page reruns while the second half is being typed, which must not be lost or undone.
+        half = len(typed) // 2
+        comment.press_sequentially(typed[:half], delay=15)
+        page.wait_for_timeout(650)
+        comment.press_sequentially(typed[half:], delay=60)
         page.wait_for_timeout(1500)
         # Still in the box: no blur, no Enter has sent it.
         assert page.evaluate("() => document.activeElement.shadowRoot.activeElement.tagName") == "TEXTAREA"
