@@ -461,17 +461,19 @@ def _iso_local(naive: pd.Series, zone: str) -> pa.Array:
     """ISO 8601 text with the zone's UTC offset of each naive local time, e.g. 2026-12-01T09:30:00+01:00
     (and Z for UTC, as the model writes it).
 
-    Built by Arrow from the offsets actually used (two a year): much faster than a datetime each.
-    DST: an hour that happens twice is taken the first time, a skipped hour is moved forward."""
-    local = naive.dt.tz_localize(ZoneInfo(zone), ambiguous=np.ones(len(naive), dtype=bool), nonexistent="shift_forward")
+    Each distinct time is converted once (a month of calls has ~45,000 distinct minutes for a
+    million rows), by Arrow and pandas, never a datetime each. DST: an hour that happens twice
+    is taken the first time, a skipped hour is moved forward."""
+    distinct, inverse = np.unique(naive.to_numpy(dtype="datetime64[s]"), return_inverse=True)
+    times = pd.Series(distinct)
+    local = times.dt.tz_localize(ZoneInfo(zone), ambiguous=np.ones(len(times), dtype=bool), nonexistent="shift_forward")
     wall = local.dt.tz_localize(None)
     offset = ((wall - local.dt.tz_convert("UTC").dt.tz_localize(None)).dt.total_seconds() // 60).astype(np.int64)
     seconds = pa.array(wall.to_numpy(dtype="datetime64[s]"), type=pa.timestamp("s"))
     text = pc.utf8_replace_slice(pc.cast(seconds, pa.large_string()), 10, 11, "T")  # 2026-12-01 09:30:00 -> ...T...
-    used = np.unique(offset).tolist()
-    labels = [f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" if m else "Z" for m in used]
-    suffix = pc.take(pa.array(labels, pa.large_string()), pa.array(np.searchsorted(np.array(used), offset.to_numpy())))
-    return pc.binary_join_element_wise(text, suffix, pa.scalar("", pa.large_string()))
+    labels = [f"{'+' if m >= 0 else '-'}{abs(m) // 60:02d}:{abs(m) % 60:02d}" if m else "Z" for m in offset.tolist()]
+    iso = pc.binary_join_element_wise(text, pa.array(labels, pa.large_string()), pa.scalar("", pa.large_string()))
+    return pc.take(iso, pa.array(inverse.reshape(-1)))
 
 
 # -- saved mappings ------------------------------------------------------------------------------

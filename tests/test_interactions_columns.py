@@ -241,3 +241,17 @@ def test_a_control_character_is_refused_with_its_line(store, encoding):
     with pytest.raises(ImportRefused, match=r"c\.csv:3: .*U\+000C"):
         import_interactions(store, b"\xef\xbb\xbf" + data if encoding == "utf-8" else data, "c.csv", MAPPING)
     assert store.interactions_in(*WIDE) == []
+
+
+def test_local_times_get_the_offset_of_their_day_around_daylight_saving_changes(store):
+    starts = ["28/03/2026 02:30", "29/03/2026 02:30", "29/03/2026 03:30", "25/10/2026 02:30", "26/10/2026 02:30"]
+    data = "id;agent;start;d\n" + "".join(f"t{n};E1;{start};60\n" for n, start in enumerate(starts))
+    assert import_interactions(store, data.encode(), "dst.csv", MAPPING).added == 5
+    found = {r.id: r.model_dump(mode="json")["started_at"] for r in store.interactions_in(*WIDE)}
+    assert found == {
+        "t0": "2026-03-28T02:30:00+01:00",
+        "t1": "2026-03-29T03:00:00+02:00",  # an hour that does not exist: moved forward
+        "t2": "2026-03-29T03:30:00+02:00",
+        "t3": "2026-10-25T02:30:00+02:00",  # an hour that happens twice: the first time
+        "t4": "2026-10-26T02:30:00+01:00",
+    }
