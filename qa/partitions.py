@@ -196,6 +196,7 @@ class Partition:
         self._db: PartitionDB | None = None
         self._forget_records(None)
         self._views: dict[str, tuple[str, Any, int]] = {}  # key -> (file token, value, bytes)
+        self._view_bytes = 0  # their sum, kept as they change: the budget is checked after every read
 
     def _forget_records(self, token: str | None) -> None:
         self._records: dict[str, dict[str, Record]] = {}  # table -> some or all of its records
@@ -215,9 +216,9 @@ class Partition:
     @property
     def cached_bytes(self) -> int:
         # Summed over every open partition after each read: kept to plain attribute look-ups.
-        mw, views = self._mw, self._views
+        mw = self._mw
         parsed: int = mw.storage.cached_bytes if mw is not None else 0  # type: ignore[attr-defined]
-        return parsed + sum(view[2] for view in views.values()) if views else parsed
+        return parsed + self._view_bytes
 
     @property
     def parsed_bytes(self) -> int:
@@ -226,7 +227,16 @@ class Partition:
 
     @property
     def view_bytes(self) -> int:
-        return sum(size for _, _, size in self._views.values())
+        return self._view_bytes
+
+    def _keep_view(self, key: str, entry: tuple[str, Any, int] | None) -> None:
+        """Store (or, with None, drop) a view, keeping `_view_bytes` their sum."""
+        old = self._views.pop(key, None)
+        if old is not None:
+            self._view_bytes -= old[2]
+        if entry is not None:
+            self._views[key] = entry
+            self._view_bytes += entry[2]
 
     @property
     def is_parsed(self) -> bool:
@@ -377,17 +387,17 @@ class Partition:
         if codec is not None and token is not None:
             loaded = self._load_view(codec, token)
             if loaded is not None:
-                self._views[key] = (token, *loaded)
+                self._keep_view(key, (token, *loaded))
                 return loaded[0]
         got = mw.inner.read_body()
         if got is None:
-            self._views.pop(key, None)
+            self._keep_view(key, None)
             return None
         token, body = got
         with paused_gc():
             value, size = build(body)
         if token is not None:
-            self._views[key] = (token, value, size)
+            self._keep_view(key, (token, value, size))
             if codec is not None:
                 self._save_view(codec, token, value)
         return value
@@ -459,13 +469,14 @@ class Partition:
             hit = self._views.get(key)
             if hit is not None and hit[0] == token:
                 return list(hit[1])
-            got = mw.inner.read_indexed(table, field_name, value)
+            with paused_gc():
+                got = mw.inner.read_indexed(table, field_name, value)
+                if got is not None:
+                    records = trusted_many(self.kind.tables[table], got[1], shared=False)
             if got is not None:
-                read_token, docs, size = got
-                with paused_gc():
-                    records = trusted_many(self.kind.tables[table], docs, shared=False)
+                read_token, _, size = got
                 if read_token is not None:
-                    self._views[key] = (read_token, records, size)
+                    self._keep_view(key, (read_token, records, size))
                 return list(records)
         return self.matching(table, field_name, value)
 
@@ -510,7 +521,7 @@ class Partition:
             self._db.close()
         self._mw = self._db = None
         self._forget_records(None)
-        self._views = {}
+        self._views, self._view_bytes = {}, 0
 
 
 def insert_documents(table: Table, docs: Mapping[str, dict[str, Any]]) -> None:
