@@ -31,8 +31,44 @@ ISO_MOMENT = (
 _TEXT = (pa.string(), pa.large_string())
 
 
+def _is_dictionary(column: Any) -> bool:
+    return bool(pa.types.is_dictionary(column.type))
+
+
+def _chunks(column: Any) -> list[Any]:
+    return column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+
+
+def _values(column: Any) -> Any:
+    """What to check of a column: its distinct values when dictionary-encoded (a million calls of a
+    month have ~1,000 employees and ~45,000 start times), else the column itself."""
+    if _is_dictionary(column):
+        return pa.chunked_array([chunk.dictionary for chunk in _chunks(column)], column.type.value_type)
+    return column
+
+
+def decoded(column: Any) -> Any:
+    """The column as plain values (a dictionary-encoded one decoded)."""
+    return column.cast(column.type.value_type) if _is_dictionary(column) else column
+
+
 def _text(column: Any, nullable: bool) -> bool:
-    return column.type in _TEXT or (nullable and column.type == pa.null())
+    kind = column.type.value_type if _is_dictionary(column) else column.type
+    return kind in _TEXT or (nullable and kind == pa.null())
+
+
+def _pylist(column: Any) -> list[Any]:
+    """Python values of a column; a dictionary-encoded one shares one object per distinct value."""
+    if not _is_dictionary(column):
+        return column.to_pylist()
+    out: list[Any] = []
+    for chunk in _chunks(column):
+        if chunk.indices.null_count:
+            out += chunk.to_pylist()
+        else:
+            values = chunk.dictionary.to_pylist()
+            out += map(values.__getitem__, chunk.indices.to_numpy().tolist())
+    return out
 
 
 def _all(mask: Any) -> bool:
@@ -55,7 +91,7 @@ def vouched(table: pa.Table) -> bool:
     if not names <= set(FIELDS) or not set(REQUIRED) <= names or table.num_rows == 0:
         return False
     for name in ("id", "employee_id", "channel", "started_at"):
-        if not _text(table[name], nullable=False) or table[name].null_count:
+        if not _text(table[name], nullable=False) or table[name].null_count or _values(table[name]).null_count:
             return False
     for name in ("recording", "customer_ref"):
         if name in names and not _text(table[name], nullable=True):
@@ -69,11 +105,11 @@ def vouched(table: pa.Table) -> bool:
             if low is not None and low < 0:
                 return False
     for name in ("id", "employee_id"):
-        if not _all(pc.match_substring_regex(table[name], KEY_PATTERN)):
+        if not _all(pc.match_substring_regex(_values(table[name]), KEY_PATTERN)):
             return False
-    if not _all(pc.is_in(table["channel"], value_set=pa.array(CHANNELS))):
+    if not _all(pc.is_in(_values(table["channel"]), value_set=pa.array(CHANNELS))):
         return False
-    moments = table["started_at"]
+    moments = _values(table["started_at"])
     if not _all(pc.match_substring_regex(moments, ISO_MOMENT)):
         return False
     if not _all(pc.invert(pc.or_(pc.ends_with(moments, "+00:00"), pc.ends_with(moments, "-00:00")))):
@@ -85,7 +121,7 @@ def documents(table: pa.Table) -> list[dict[str, Any]]:
     """The JSON documents of the rows (every field, None when absent), in the model's field order."""
     n = table.num_rows
     names = set(table.column_names)
-    columns = [table[name].to_pylist() if name in names else [None] * n for name in FIELDS]
+    columns = [_pylist(table[name]) if name in names else [None] * n for name in FIELDS]
     if FIELDS != ("id", "employee_id", "channel", "started_at", "duration_seconds", "recording", "customer_ref"):
         return [dict(zip(FIELDS, row, strict=True)) for row in zip(*columns, strict=True)]
     # A dict display is twice as fast as dict(zip(...)) for a million rows.

@@ -99,7 +99,7 @@ class InteractionStore(EvaluationStore):
         import pyarrow as pa
         import pyarrow.compute as pc
 
-        from qa.interaction_columns import documents, vouched
+        from qa.interaction_columns import decoded, documents, vouched
 
         if "id" not in table.column_names or table.num_rows == 0:
             return self.add_interactions(table.to_pylist())
@@ -112,10 +112,10 @@ class InteractionStore(EvaluationStore):
         if not new.all():
             table = table.filter(pa.array(new))
             ids = [key for key, fresh in zip(ids, new.tolist(), strict=True) if fresh]
-        if len(set(ids)) < len(ids) or not vouched(table):
+        if len(pc.unique(table["id"])) < len(ids) or not vouched(table):
             return self.add_interactions(table.to_pylist())
         buckets = self.layout["interaction_buckets"]
-        months = pc.utf8_slice_codeunits(table["started_at"], 0, 7).combine_chunks().dictionary_encode()
+        months = pc.utf8_slice_codeunits(decoded(table["started_at"]), 0, 7).combine_chunks().dictionary_encode()
         labels = months.dictionary.to_pylist()
         group = months.indices.to_numpy(zero_copy_only=False).astype(np.int64) * buckets
         group += np.fromiter((zlib.crc32(key.encode()) % buckets for key in ids), dtype=np.int64, count=len(ids))
