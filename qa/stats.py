@@ -416,8 +416,7 @@ def _cell_means(
             value = 100.0 * (value - lo) / (hi - lo)
         cells[(employee, scorecard)][evaluator].append(value)
     return {
-        key: {name: _small_mean(values) for name, values in by_evaluator.items()}
-        for key, by_evaluator in cells.items()
+        key: {name: _small_mean(values) for name, values in by_evaluator.items()} for key, by_evaluator in cells.items()
     }
 
 
