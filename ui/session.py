@@ -256,6 +256,27 @@ def _user_menu(actor: Actor) -> None:
         st.button(t("ui.signin.sign_out"), key="sign_out", on_click=sign_out, icon=":material/logout:")
 
 
+def _leave_pages_folder_mode() -> None:
+    """Run the entry script instead when Streamlit ran this page file on its own.
+
+    Until some session has run the entry script (which calls `st.navigation`), Streamlit treats
+    an app with a `pages/` folder as an old-style one: the first visitor who opens a page's
+    address after a server start gets that file run directly, with every file of `pages/`
+    listed in the sidebar whatever their role, no top navigation, and so for every run of that
+    tab. `st.navigation` records the switch in this class flag; recording it here and rerunning
+    runs the entry script, which opens the same page through the navigation. (Widget ids depend
+    on the running script, so nothing tapped in the old-style run could be kept anyway.)
+    AppTest resets the flag before each of its runs and runs page files directly on purpose:
+    there, nothing is done.
+    """
+    from streamlit import config
+    from streamlit.runtime.pages_manager import PagesManager
+
+    if PagesManager.uses_pages_directory and not config.get_option("global.appTest"):
+        PagesManager.uses_pages_directory = False
+        st.rerun()
+
+
 def guard(permission: str) -> Page:
     """Every page starts here: sign-in when nobody is signed in, refusal without `permission`.
 
@@ -265,6 +286,7 @@ def guard(permission: str) -> Page:
     """
     from ui import style
 
+    _leave_pages_folder_mode()
     style.apply()
     actor = current_actor()
     if actor is None:

@@ -13,6 +13,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -75,14 +76,13 @@ def _seed(data_dir: Path) -> str:
         store.close()
 
 
-@pytest.fixture(scope="session")
-def server(tmp_path_factory) -> Iterator[Server]:
-    data_dir = tmp_path_factory.mktemp("e2e") / "data"
-    bobs = _seed(data_dir)
+@contextmanager
+def serve(data_dir: Path) -> Iterator[str]:
+    """A `streamlit run` server of the app over `data_dir` on a free port; yields its address."""
     port = _free_port()
     env = {**os.environ, "QA_DATA_DIR": str(data_dir), "QA_SITE_DIR": str(data_dir.parent / "site")}
     env.pop("QA_SCORECARDS_DIR", None)
-    log = (data_dir.parent / "server.log").open("wb")
+    log = (data_dir.parent / f"server-{port}.log").open("wb")
     process = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", str(ROOT / "streamlit_app.py"),
          "--server.headless", "true", "--server.port", str(port), "--server.address", "127.0.0.1",
@@ -101,7 +101,7 @@ def server(tmp_path_factory) -> Iterator[Server]:
                 if process.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(f"streamlit did not start: see {log.name}") from None
                 time.sleep(0.1)
-        yield Server(url, data_dir, bobs)
+        yield url
     finally:
         process.terminate()
         try:
@@ -109,6 +109,14 @@ def server(tmp_path_factory) -> Iterator[Server]:
         except subprocess.TimeoutExpired:
             process.kill()
         log.close()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[Server]:
+    data_dir = tmp_path_factory.mktemp("e2e") / "data"
+    bobs = _seed(data_dir)
+    with serve(data_dir) as url:
+        yield Server(url, data_dir, bobs)
 
 
 @pytest.fixture(scope="session")

@@ -54,3 +54,31 @@ def test_an_admin_adds_a_user_who_signs_in_with_the_password_shown_once(server, 
         assert nina.locator(".st-key-users_add").count() == 0
     finally:
         other.close()
+
+
+def test_a_page_address_opened_first_after_a_server_start_gets_the_apps_navigation(tmp_path, browser):
+    """The first visitor after a start who opens a page's address (a bookmark) gets the app's own
+    navigation for their role, not Streamlit's old-style list of every file in pages/."""
+    from qa.store import Store
+
+    from ..app_world import populate
+    from .conftest import Shots, serve
+
+    data_dir = tmp_path / "data"
+    store = Store.open(data_dir)
+    populate(store, data_dir)
+    store.close()
+    with serve(data_dir) as url:
+        context = browser.new_context(**TABLET)
+        try:
+            page = context.new_page()
+            shot = Shots(page, "test_a_page_address_opened_first_after_a_server_start")
+            open_app(page, f"{url}/my_evaluations")
+            sign_in(page, "alice")
+            expect()(page.get_by_role("heading", name="Mes évaluations")).to_be_visible()
+            expect()(page.get_by_test_id("stTopNavLink")).to_have_count(3)  # Évaluer, Ma file, Mes évaluations
+            assert page.get_by_test_id("stSidebarNavLink").count() == 0
+            assert page.get_by_text("users", exact=True).count() == 0
+            shot("first-visitor")
+        finally:
+            context.close()
