@@ -32,8 +32,8 @@ from qa.models import Employee, Evaluation
 from qa.scorecards import DEFAULT_DIR
 from qa.stats import pooled_stdev
 from sitegen import context, context_leads, manifest, paths, wording
-from sitegen.analysis import analyse_employee, evaluation_facts
 from sitegen.context_leads import Member
+from sitegen.frame import Analysed, analyse_many
 from sitegen.load import SiteData, customer_references, load_site_data
 from sitegen.manifest import Entries, Writer, fingerprint
 from sitegen.privacy import Redactor
@@ -128,41 +128,42 @@ _BUILDING = threading.Lock()
 _MEMBERS: dict[str, Member] = {}
 
 
-def _member(state: _State, employee: Employee) -> tuple[Member, list[Any]]:
-    evaluations = state.data.evaluations.get(employee.id, [])
-    facts = [evaluation_facts(e) for e in evaluations]
-    analysis = analyse_employee(evaluations, facts, state.data.cards, state.planning)
-    return Member.of(employee, analysis, facts), facts
+def _members(state: _State, ids: list[str]) -> list[tuple[Member, Analysed]]:
+    """The analysis of these employees (all at once: see sitegen.frame) with their leads' summary."""
+    data = state.data
+    analysed = analyse_many([data.evaluations.get(i, []) for i in ids], data.cards, state.planning)
+    return [(Member.of(data.employees[i], a), a) for i, a in zip(ids, analysed, strict=True)]
 
 
-def _employee_job(employee_id: str, state: _State | None = None) -> tuple[str, Member, Entries, int, int]:
-    """Render one employee's two pages; returns their manifest entries and their summary for leads.
+JobResult = tuple[list[str], list[Member], Entries, int, int]
+
+
+def _employees_job(ids: list[str], state: _State | None = None, progress: Callable[[str], None] | None = None) -> JobResult:
+    """Render these employees' two pages each; returns their manifest entries and leads' summaries.
 
     Forked workers find the state in `_STATE` (set just before the fork); in-process jobs get it
     as an argument, so two builds in two threads never share it.
     """
     state = state or _STATE
     assert state is not None, "the build state is set before jobs run"
-    employee = state.data.employees[employee_id]
-    evaluations = state.data.evaluations.get(employee_id, [])
-    member, facts = _member(state, employee)
     writer = Writer(state.out, state.old)
-    token = state.data.tokens[employee_id]
-    page = {lang: paths.employee_page(token, lang) for lang in paths.LANGS}
-    redacted = context.redacted_texts(employee, evaluations, state.redactor, state.references)
-    for lang in paths.LANGS:
-        twin = page["en" if lang == "fr" else "fr"]
-        ctx = context.employee_page(
-            employee,
-            evaluations,
-            facts,
-            member.analysis,
-            state.data.cards,
-            _page_info(page[lang], twin, lang),
-            redacted,
-        )
-        writer.put(page[lang], state.stamps[employee_id], render("employee.html", ctx))
-    return employee_id, member, writer.new, writer.written, writer.unchanged
+    members = []
+    for employee_id, (member, analysed) in zip(ids, _members(state, ids), strict=True):
+        employee = member.employee
+        evaluations = state.data.evaluations.get(employee_id, [])
+        token = state.data.tokens[employee_id]
+        page = {lang: paths.employee_page(token, lang) for lang in paths.LANGS}
+        redacted = context.redacted_texts(employee, evaluations, state.redactor, state.references)
+        rows = context.evaluation_rows(evaluations, analysed.overall, analysed.failures, state.data.cards, paths.LANGS)
+        for lang in paths.LANGS:
+            twin = page["en" if lang == "fr" else "fr"]
+            info = _page_info(page[lang], twin, lang)
+            ctx = context.employee_page(employee, evaluations, analysed, state.data.cards, info, redacted, rows[lang])
+            writer.put(page[lang], state.stamps[employee_id], render("employee.html", ctx))
+        members.append(member)
+        if progress is not None:
+            progress(employee_id)
+    return ids, members, writer.new, writer.written, writer.unchanged
 
 
 def default_workers() -> int:
@@ -173,16 +174,18 @@ def default_workers() -> int:
     return min(2, os.cpu_count() or 1)
 
 
-def _run_jobs(state: _State, ids: list[str], workers: int, progress: Callable[[str], None]) -> list[Any]:
-    """Employee jobs in this process, or in `workers` forked processes for large builds."""
+def _run_jobs(state: _State, ids: list[str], workers: int, progress: Callable[[str], None]) -> list[JobResult]:
+    """Employee pages in this process, or in `workers` forked processes for large builds.
+
+    Each job analyses a slice of employees at once (sitegen.frame) and renders their pages; a
+    worker sends back only manifest entries and the leads' summaries (small), never pages.
+    """
     global _STATE
     if workers <= 1 or len(ids) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
-        results = []
-        for employee_id in ids:
-            results.append(_employee_job(employee_id, state))
-            progress(employee_id)
-        return results
-    chunk = max(1, len(ids) // (workers * 8))
+        return [_employees_job(ids, state, progress)] if ids else []
+    # A few slices per worker: the pool evens out uneven slices, and the progress bar moves.
+    size = max(1, -(-len(ids) // (workers * 4)))
+    slices = [ids[i : i + size] for i in range(0, len(ids), size)]
     results = []
     # Frozen objects are left alone by the collector: without this, a worker's first collection
     # walks (and so copies, page by page) every object of the loaded data it shares with us.
@@ -190,13 +193,14 @@ def _run_jobs(state: _State, ids: list[str], workers: int, progress: Callable[[s
     gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers, initializer=gc.disable) as pool:
-            for result in pool.imap_unordered(_employee_job, ids, chunksize=chunk):
+            for result in pool.imap_unordered(_employees_job, slices):
                 results.append(result)
-                progress(result[0])
+                for employee_id in result[0]:
+                    progress(employee_id)
     finally:
         gc.unfreeze()
         _STATE = None
-    return sorted(results, key=lambda r: r[0])
+    return sorted(results, key=lambda r: r[0][0])
 
 
 def build_site(
@@ -292,15 +296,16 @@ def _build(
     shown = [i for e in dirty for i in context.displayed_evaluations(data.evaluations.get(e, []))]
     state = _State(data, out, old, planning, Redactor(data.all_names), references(shown), stamps)
     results = _run_jobs(state, dirty, workers if workers is not None else default_workers(), step)
-    for employee_id, member, entries, written, unchanged in results:
-        _MEMBERS[stamps[employee_id]] = member
+    for ids, members, entries, written, unchanged in results:
+        for employee_id, member in zip(ids, members, strict=True):
+            _MEMBERS[stamps[employee_id]] = member
         writer.merge(entries, written, unchanged)
+    missing = [e.id for e in employees if stamps[e.id] not in _MEMBERS]
+    for employee_id, (member, _) in zip(missing, _members(state, missing), strict=True):
+        _MEMBERS[stamps[employee_id]] = member
 
     def member_of(employee: Employee) -> Member:
-        stamp = stamps[employee.id]
-        if stamp not in _MEMBERS:
-            _MEMBERS[stamp] = _member(state, employee)[0]
-        return _MEMBERS[stamp]
+        return _MEMBERS[stamps[employee.id]]
 
     leads = _leads_pages(data, writer, teams, stamps, code, member_of, step)
     _write_assets(writer)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup, escape
@@ -16,8 +17,9 @@ from qa.i18n import t
 from qa.models import Employee, Evaluation
 from qa.scorecard_model import BEHAVIOURS
 from sitegen import charts, wording
-from sitegen.analysis import CriterionStat, EmployeeAnalysis, Facts
+from sitegen.analysis import CriterionStat, EmployeeAnalysis
 from sitegen.cards import CardBook
+from sitegen.frame import Analysed
 from sitegen.privacy import Redactor
 
 # Comments and debriefs of this many most recent evaluations are shown (the table lists them all).
@@ -174,56 +176,79 @@ def _scenario_label(cards: CardBook, card_id: str, version: str, scenario: Any, 
     return found or t("site.none", lang)  # an unknown id is not shown raw: it could be anything
 
 
-def evaluation_rows(evaluations: Sequence[Evaluation], facts: Sequence[Facts], cards: CardBook, lang: str) -> Markup:
+def evaluation_rows(
+    evaluations: Sequence[Evaluation],
+    overall_scores: Sequence[float | None],
+    failed_criteria: Sequence[tuple[str, ...]],
+    cards: CardBook,
+    langs: Sequence[str],
+) -> dict[str, Markup]:
     """The evaluations table's body rows (date, channel, scenario, score, band, critical failures),
-    most recent first, as ready HTML.
+    most recent first, as ready HTML in each language.
 
     A page may list a hundred evaluations: a Jinja loop escaping six cells a row was the largest
     cost of a build (a million escapes for a thousand people). The few labels that repeat are
     escaped once per page here; dates and scores are our own formatted numbers (digits, '-', '.',
-    ','), which escaping leaves unchanged, so they are written as they are.
+    ','), which escaping leaves unchanged, so they are written as they are. Each evaluation is
+    read once for all languages (reading it is what costs: its fields are scattered in memory).
     """
-    none = escape(t("site.none", lang))
-    no_failure = escape(t("site.employee.critical_none", lang))
+    none = {lang: escape(t("site.none", lang)) for lang in langs}
+    no_failure = {lang: escape(t("site.employee.critical_none", lang)) for lang in langs}
     # The same few labels repeat on every row: look each combination up (and escape it) once.
-    labels: dict[tuple[Any, ...], str] = {}
-    failures: dict[tuple[str, str, tuple[str, ...]], str] = {}
-    scores: dict[float, str] = {}
-    rows: list[str] = []
-    for evaluation, fact in zip(reversed(evaluations), reversed(facts), strict=True):
+    labels: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
+    failures: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
+    scores: dict[float, tuple[str, ...]] = {}
+    rows: list[list[str]] = [[] for _ in langs]
+    no_score = tuple(none[lang] for lang in langs)
+    no_failures = tuple(no_failure[lang] for lang in langs)
+    for evaluation, overall, failed_ids in zip(
+        reversed(evaluations), reversed(overall_scores), reversed(failed_criteria), strict=True
+    ):
         card_id, version = evaluation.scorecard_id, evaluation.scorecard_version
-        band = (evaluation.score or {}).get("band")
-        scenario = (evaluation.visit or {}).get("scenario")
+        band = (evaluation.score or _EMPTY).get("band")
+        scenario = (evaluation.visit or _EMPTY).get("scenario")
         key = (card_id, version, evaluation.channel, band, scenario if isinstance(scenario, str) else None)
-        middle = labels.get(key)
-        if middle is None:
-            channel = escape(channel_label(evaluation.channel, lang))
-            scenario_text = escape(_scenario_label(cards, card_id, version, key[4], lang))
-            band_text = escape(cards.band_label(card_id, band, lang)) if band else none
-            middle = labels[key] = f"</th><td>{channel}</td><td>{scenario_text}</td><td>"
-            labels[(key, "band")] = f"</td><td>{band_text}</td><td>"
-        band_cell = labels[(key, "band")]
-        critical = no_failure
-        if fact.critical_failures:
-            failed = (card_id, version, fact.critical_failures)
+        cells = labels.get(key)
+        if cells is None:
+            cells = labels[key] = tuple(_label_cells(cards, key, lang, none[lang]) for lang in langs)
+        critical = no_failures
+        if failed_ids:
+            failed = (card_id, version, failed_ids)
             if failed not in failures:
-                failures[failed] = escape(
-                    "; ".join(_criterion_label(cards, card_id, version, c, lang) for c in failed[2])
+                failures[failed] = tuple(
+                    escape("; ".join(_criterion_label(cards, card_id, version, c, lang) for c in failed_ids))
+                    for lang in langs
                 )
             critical = failures[failed]
-        overall = fact.overall
         if overall is None:
-            score = none
+            score = no_score
         elif overall in scores:
             score = scores[overall]
         else:
-            score = scores[overall] = wording.number(overall, lang)
+            text = f"{overall:.1f}"  # wording.number, once for both languages
+            if text[0] == "-":
+                score = tuple(wording.number(overall, lang) for lang in langs)
+            else:
+                score = tuple(text.replace(".", ",") if lang == "fr" else text for lang in langs)
+            scores[overall] = score
         moment = evaluation.started_at
-        rows.append(
-            f'<tr><th scope="row">{moment.year:04d}-{moment.month:02d}-{moment.day:02d}{middle}{score}'
-            f"{band_cell}{critical}</td></tr>\n"
-        )
-    return Markup("".join(rows))  # noqa: S704 - every label is escaped above; dates and scores are digits
+        day = f'<tr><th scope="row">{moment.year:04d}-{moment.month:02d}-{moment.day:02d}'
+        for i, (middle, band_cell) in enumerate(cells):
+            rows[i].append(f"{day}{middle}{score[i]}{band_cell}{critical[i]}</td></tr>\n")
+    # every label is escaped above; dates and scores are digits
+    return {lang: Markup("".join(rows[i])) for i, lang in enumerate(langs)}  # noqa: S704
+
+
+_EMPTY: Mapping[str, Any] = {}
+
+
+def _label_cells(cards: CardBook, key: tuple[Any, ...], lang: str, none: str) -> tuple[str, str]:
+    """The channel and scenario cells, and the band cell, of a row (escaped), around its score."""
+    card_id, version, channel, band, scenario = key
+    channel_text = escape(channel_label(channel, lang))
+    scenario_text = escape(_scenario_label(cards, card_id, version, scenario, lang))
+    band_text = escape(cards.band_label(card_id, band, lang)) if band else none
+    return f"</th><td>{channel_text}</td><td>{scenario_text}</td><td>", f"</td><td>{band_text}</td><td>"
 
 
 def _criterion_label(cards: CardBook, card_id: str, version: str, criterion_id: str, lang: str) -> str:
@@ -267,10 +292,8 @@ def comment_blocks(redacted: Sequence[Redacted], cards: CardBook, lang: str) -> 
     """The most recent evaluations' comments and debrief answers, verbatim but redacted, as ready
     HTML (empty when there is none): a Jinja loop over these few hundred cells a page cost more than
     the rest of the page. Texts come escaped from `redacted_texts`; labels are escaped here."""
-    general = escape(t("site.employee.comment_general", lang))
     debrief_title = escape(t("site.employee.debrief", lang))
     html: list[str] = []
-    labels: dict[tuple[str, str, str], str] = {}  # the same criteria are commented on again and again
     for evaluation, texts, answers in redacted:
         if not texts and not answers:
             continue
@@ -286,22 +309,31 @@ def comment_blocks(redacted: Sequence[Redacted], cards: CardBook, lang: str) -> 
         if texts:
             html.append("<dl>\n")
             for key, text in texts:
-                at = (card_id, version, key)
-                label = labels.get(at)
-                if label is None:
-                    criterion = cards.criterion(card_id, version, key)
-                    label = labels[at] = escape(criterion.label.get(lang)) if criterion else general
+                label = _comment_label(cards, card_id, version, key, lang)
                 html.append(f"<dt>{label}</dt><dd><q>{text}</q></dd>\n")
             html.append("</dl>\n")
         if answers:
             html.append(f"<h4>{debrief_title}</h4>\n<dl>\n")
             for key, text in answers:
-                question = cards.question(card_id, version, key)
-                label = escape(question.label.get(lang) if question else key)
+                label = _question_label(cards, card_id, version, key, lang)
                 html.append(f"<dt>{label}</dt><dd><q>{text}</q></dd>\n")
             html.append("</dl>\n")
         html.append("</article>\n")
     return Markup("".join(html))  # noqa: S704 - texts are escaped by redacted_texts, labels above
+
+
+# The same few criteria and questions are commented on again and again, on every page: their
+# escaped labels are looked up once per scorecard version (a CardBook is hashed by identity).
+@lru_cache(maxsize=16384)
+def _comment_label(cards: CardBook, card_id: str, version: str, key: str, lang: str) -> Markup:
+    criterion = cards.criterion(card_id, version, key)
+    return escape(criterion.label.get(lang) if criterion else t("site.employee.comment_general", lang))
+
+
+@lru_cache(maxsize=16384)
+def _question_label(cards: CardBook, card_id: str, version: str, key: str, lang: str) -> Markup:
+    question = cards.question(card_id, version, key)
+    return escape(question.label.get(lang) if question else key)
 
 
 def displayed_evaluations(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
@@ -312,14 +344,16 @@ def displayed_evaluations(evaluations: Sequence[Evaluation]) -> list[Evaluation]
 def employee_page(
     employee: Employee,
     evaluations: Sequence[Evaluation],
-    facts: Sequence[Facts],
-    analysis: EmployeeAnalysis,
+    analysed: Analysed,
     cards: CardBook,
     info: PageInfo,
     redacted: Sequence[Redacted],
+    rows: Markup,
 ) -> dict[str, Any]:
-    """Everything employee.html shows for one employee in one language (`redacted`: redacted_texts)."""
+    """Everything employee.html shows for one employee in one language (`redacted`: redacted_texts,
+    `rows`: this language's evaluation_rows)."""
     lang = info.lang
+    analysis = analysed.analysis
     behaviours = behaviours_context(analysis, lang)
     trend = trend_context(analysis, lang)
     balance = None
@@ -339,5 +373,5 @@ def employee_page(
         "balance": balance,
         "comments": comment_blocks(redacted, cards, lang),
         "comments_count": min(len(evaluations), COMMENTS_SHOWN),
-        "evaluations": evaluation_rows(evaluations, facts, cards, lang),
+        "evaluations": rows,
     }

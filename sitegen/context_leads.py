@@ -16,10 +16,11 @@ from qa.models import Assignment, Employee
 from qa.scorecard_model import BEHAVIOURS
 from qa.stats import Interval
 from sitegen import charts, wording
-from sitegen.analysis import EmployeeAnalysis, Facts
+from sitegen.analysis import EmployeeAnalysis
 from sitegen.cards import CardBook
 from sitegen.context import PageInfo, criterion_texts, page_frame
 from sitegen.fast_stats import mean_interval
+from sitegen.frame import Analysed
 
 BIN_WIDTH = 10
 
@@ -35,16 +36,10 @@ class Member:
     behaviour_means: dict[str, float]
 
     @classmethod
-    def of(cls, employee: Employee, analysis: EmployeeAnalysis, facts: Sequence[Facts]) -> Member:
-        scores = tuple(f.overall for f in facts if f.overall is not None)
-        sums: dict[str, list[float]] = defaultdict(lambda: [0.0, 0.0])
-        for fact in facts:
-            for behaviour, value in fact.behaviours.items():
-                acc = sums[behaviour]
-                acc[0] += value
-                acc[1] += 1
-        means = {b: total / count for b, (total, count) in sums.items()}
-        return cls(employee, analysis, scores, sum(scores) / len(scores) if scores else None, means)
+    def of(cls, employee: Employee, analysed: Analysed) -> Member:
+        scores = tuple(v for v in analysed.overall if v is not None)
+        mean = sum(scores) / len(scores) if scores else None
+        return cls(employee, analysed.analysis, scores, mean, analysed.behaviour_means)
 
     def behaviour_mean(self, behaviour: str) -> float | None:
         return self.behaviour_means.get(behaviour)

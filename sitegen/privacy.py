@@ -39,6 +39,7 @@ class Redactor:
     _names: dict[tuple[str, ...], None] = field(default_factory=dict, repr=False)
     _longest: int = field(default=1, repr=False)
     _done: dict[tuple[str, tuple[str, ...], tuple[str, ...]], str] = field(default_factory=dict, repr=False)
+    _scrubbed: dict[str, tuple[str, bool]] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
         for name in self.names:
@@ -55,28 +56,37 @@ class Redactor:
         Results are remembered: both languages of a page, and repeated phrases, cost one pass.
         """
         key = (text, tuple(references), tuple(keep))
-        if key not in self._done:
-            self._done[key] = self._clean(text, key[1], key[2])
-        return self._done[key]
+        found = self._done.get(key)
+        if found is None:
+            found = self._done[key] = self._clean(text, key[1], key[2])
+        return found
 
     def _clean(self, text: str, references: tuple[str, ...], keep: tuple[str, ...]) -> str:
         for reference in references:
             if reference and len(reference) >= 3 and reference.casefold() in text.casefold():
                 text = re.sub(re.escape(reference), MASK, text, flags=re.IGNORECASE)
-        if "@" in text:
-            text = _EMAIL.sub(MASK, text)
-        if _DIGIT.search(text):
-            text = _PHONE.sub(MASK, text)
-        if self._names:
+        # What follows depends on the text alone (and `keep` for names): the same phrase on many
+        # employees' pages is scrubbed and searched for names once.
+        scrubbed = self._scrubbed.get(text)
+        if scrubbed is None:
+            cleaned = text
+            if "@" in cleaned:
+                cleaned = _EMAIL.sub(MASK, cleaned)
+            if _DIGIT.search(cleaned):
+                cleaned = _PHONE.sub(MASK, cleaned)
+            scrubbed = self._scrubbed[text] = (cleaned, bool(self._names) and self._mentions_a_name(cleaned))
+        text, mentions = scrubbed
+        if mentions:
             text = self._without_names(text, {tuple(_fold(w) for w in _WORD.findall(k)) for k in keep})
         return text
 
+    def _mentions_a_name(self, text: str) -> bool:
+        """Whether a word of `text` is the first word of a known name (most comments name nobody)."""
+        return not self._first.isdisjoint(map(_fold, _WORD.findall(text)))
+
     def _without_names(self, text: str, keep: set[tuple[str, ...]]) -> str:
-        # Cheap test first: most comments mention no first word of any name.
         words = list(_WORD.finditer(text))
         folded = [_fold(m.group()) for m in words]
-        if not self._first.intersection(folded):
-            return text
         spans: list[tuple[int, int]] = []
         i = 0
         while i < len(words):
