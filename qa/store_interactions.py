@@ -127,14 +127,18 @@ class InteractionStore(EvaluationStore):
             for g, a, b in zip(group[starts].tolist(), starts, [*starts[1:], len(group)], strict=True)
         }
         with paused_gc():
-            docs = documents(table)
+            # Documents built file by file, so that each file's documents (and their strings) lie
+            # together in memory: encoding them then reads memory in order (~1 s less a million).
+            ordered = table.take(pa.array(order))  # cheap for the dictionary-encoded columns
+            keys, docs = ordered["id"].to_pylist(), documents(ordered)
+            del ordered
             added = 0
             with self._writing(), self._parts.batch_writes():
                 stored = self._interaction_index()  # again under the lock: another process may have added some
-                raced = bool(stored) and any(key in stored for key in ids)
+                raced = bool(stored) and any(key in stored for key in keys)
                 for month, number in sorted(spans):
                     a, b = spans[month, number]
-                    fresh = {ids[row]: docs[row] for row in order[a:b].tolist()}
+                    fresh = dict(zip(keys[a:b], docs[a:b], strict=True))
                     if raced:
                         fresh = {key: doc for key, doc in fresh.items() if key not in stored}
                     if fresh:
