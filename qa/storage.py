@@ -13,8 +13,8 @@ It adds what TinyDB leaves out:
   empty database) and a small summary (ids, statuses) that can be read without the body;
 * an index (optional, per kind of file): for one table, where each document lies in the body and
   the values of a few fields (`"index": {"table": t, "fields": [f, ...], "spans": {id: [value,
-  ..., start, length]}}` in the summary), so one employee's or one evaluator's evaluations are
-  read from their byte ranges without parsing the whole file.
+  ..., start, length, crc32]}}` in the summary), so one employee's or one evaluator's evaluations
+  are read from their byte ranges, each checked by its own CRC, without parsing the whole file.
 
 File format: two lines, `{"token":"<32 hex>","format":...,"schema":N,"length":L,"crc32":C,
 "summary":{...}}` then the TinyDB state `{"table": {"doc_id": {...}}}`.
@@ -22,6 +22,7 @@ File format: two lines, `{"token":"<32 hex>","format":...,"schema":N,"length":L,
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import zlib
@@ -210,7 +211,7 @@ def encode_indexed(tables: Tables, index: Index) -> tuple[bytes, dict[str, Any]]
             dumped = orjson.dumps(doc)
             pieces += (label, dumped)
             pos += len(label)
-            spans[key] = [*(doc.get(f) for f in fields), pos, len(dumped)]
+            spans[key] = [*(doc.get(f) for f in fields), pos, len(dumped), zlib.crc32(dumped)]
             pos += len(dumped)
         pieces.append(b"}")
         pos += 1
@@ -331,13 +332,13 @@ class DurableJSONStorage(Storage):
             for key, span in index["spans"].items():
                 if span[at] != value:
                     continue
-                start, length = span[-2:]
+                start, length, crc = span[-3:]
                 handle.seek(base + start)
                 data = handle.read(length)
-                try:
-                    doc = orjson.loads(data)
-                except orjson.JSONDecodeError:
-                    doc = None
+                doc = None
+                if zlib.crc32(data) == crc:  # the body's CRC covers the whole file: each range has its own
+                    with contextlib.suppress(orjson.JSONDecodeError):
+                        doc = orjson.loads(data)
                 if not isinstance(doc, dict) or doc.get("id", key) != key or doc.get(field_name) != value:
                     raise UnreadableFile(str(self.path), f"the index does not match the data at {key!r}")
                 out.append(doc)

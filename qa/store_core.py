@@ -76,7 +76,7 @@ EVALUATIONS = Kind(
     index=("evaluations", ("employee_id", "evaluator")),  # someone's evaluations without parsing whole files
 )
 INTERACTIONS = Kind({"interactions": Interaction}, summary_of("interactions"))
-EVALUATION_INDEX = 2  # which index evaluation files carry; older folders are re-indexed when opened
+EVALUATION_INDEX = 3  # which index evaluation files carry; older folders are re-indexed when opened
 SMALL_FILES = {"employees": EMPLOYEES, "users": USERS, "site_tokens": SITE_TOKENS, "scorecards": SCORECARDS}
 
 R = TypeVar("R", bound=Record)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import zlib
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -42,9 +43,10 @@ def test_the_indexed_body_is_byte_for_byte_a_plain_dump_and_every_span_holds_its
     body, index = encode_indexed(tables, ("evaluations", ("employee_id", "evaluator")))
     assert body == orjson.dumps(tables)
     assert index["table"] == "evaluations" and index["fields"] == ["employee_id", "evaluator"]
-    for key, (employee, evaluator, start, length) in index["spans"].items():
+    for key, (employee, evaluator, start, length, crc) in index["spans"].items():
         doc = tables["evaluations"][key]
         assert orjson.loads(body[start : start + length]) == doc
+        assert zlib.crc32(body[start : start + length]) == crc
         assert (employee, evaluator) == (doc.get("employee_id"), doc.get("evaluator"))
     assert set(index["spans"]) == set(tables.get("evaluations", {}))
 
@@ -74,6 +76,14 @@ def test_a_file_without_an_index_says_so_and_a_missing_file_is_empty(tmp_path: P
     DurableJSONStorage(tmp_path / "old.json").write({"evaluations": {"e1": {"id": "e1", "employee_id": "x"}}})
     assert _storage(tmp_path / "old.json").read_indexed("evaluations", "employee_id", "x") is None
     assert _storage(tmp_path / "none.json").read_indexed("evaluations", "employee_id", "x") == (None, [], 0)
+
+
+def test_a_damaged_byte_inside_a_document_is_caught_by_its_own_checksum(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    _storage(path).write({"evaluations": {"e1": {"id": "e1", "employee_id": "x", "comment": "très bien"}}})
+    path.write_bytes(path.read_bytes().replace(b"bien", b"mal!"))  # still JSON, same length and id
+    with pytest.raises(UnreadableFile, match=r"f\.json.*index does not match"):
+        _storage(path).read_indexed("evaluations", "employee_id", "x")
 
 
 def test_a_span_that_does_not_hold_its_document_is_a_damaged_file(tmp_path: Path) -> None:
