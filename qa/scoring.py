@@ -1,12 +1,15 @@
 """Answers -> criterion points -> section scores -> overall score, band and critical failures.
 
 Scoring is pure: the same scorecard and answers always give the same result, so a stored
-evaluation's snapshot can be recomputed and checked at any time.
+evaluation's snapshot can be recomputed and checked at any time. Sums are exact (`math.fsum`):
+the order of criteria in a scorecard file must not move a score across a band's edge by a
+rounding error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from math import fsum
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -119,7 +122,8 @@ def score(card: Scorecard, answers: Mapping[str, Any], *, partial: bool = False)
     criteria: dict[str, CriterionResult] = {}
     sections: dict[str, SectionResult] = {}
     for section in card.sections:
-        earned = total = 0.0
+        earned: list[float] = []
+        weights: list[float] = []
         answered = 0
         ratings: list[float] = []  # raw values, for sum_of_means (every criterion is a rating there)
         for c in section.criteria:
@@ -135,15 +139,16 @@ def score(card: Scorecard, answers: Mapping[str, Any], *, partial: bool = False)
                 critical=c.critical,
             )
             if fraction is not None:
-                earned += c.weight * fraction
-                total += c.weight
+                earned.append(c.weight * fraction)
+                weights.append(c.weight)
                 answered += 1
                 if isinstance(c.scale, Rating) and isinstance(value, int):
                     ratings.append(float(value))
         if card.aggregation == "sum_of_means":
-            section_score = sum(ratings) / len(ratings) if ratings else None
+            section_score = fsum(ratings) / len(ratings) if ratings else None
         else:
-            section_score = 100.0 * earned / total if total else None
+            total = fsum(weights)
+            section_score = 100.0 * fsum(earned) / total if total else None
         sections[section.id] = SectionResult(section.id, section.behaviour, section_score, answered)
 
     overall = _overall(card, criteria, sections)
@@ -158,8 +163,8 @@ def score(card: Scorecard, answers: Mapping[str, Any], *, partial: bool = False)
 def _overall(card: Scorecard, criteria: dict[str, CriterionResult], sections: dict[str, SectionResult]) -> float | None:
     if card.aggregation == "sum_of_means":
         means = [s.score for s in sections.values()]
-        return None if any(m is None for m in means) else float(sum(m for m in means if m is not None))
-    earned = sum(r.weight * r.fraction for r in criteria.values() if r.fraction is not None)
-    total = sum(r.weight for r in criteria.values() if r.fraction is not None)
+        return None if any(m is None for m in means) else fsum(m for m in means if m is not None)
+    earned = fsum(r.weight * r.fraction for r in criteria.values() if r.fraction is not None)
+    total = fsum(r.weight for r in criteria.values() if r.fraction is not None)
     # Clamp away float noise (e.g. 100.00000000000001) so bands stay exact at their edges.
     return min(100.0, max(0.0, 100.0 * earned / total)) if total else None
