@@ -9,8 +9,8 @@ rounding error.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from math import fsum
 from dataclasses import asdict, dataclass
+from math import fsum
 from typing import Any
 
 from qa.errors import AnswerError
