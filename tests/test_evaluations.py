@@ -242,3 +242,29 @@ def test_a_draft_cannot_place_photos_outside_its_folder(store, mini_loaded, tmp_
     with pytest.raises(QAError, match="invalid evaluation id"):
         add_photo(tmp_path / "data", ALICE, state, PNG)
     shutil.rmtree(tmp_path / "data" / "photos", ignore_errors=True)
+
+
+def test_recent_evaluations_are_the_actors_own_of_the_last_months_plus_every_returned_one(store, mini_loaded):
+    def submitted_on(actor, created_at):
+        state = filled(store, actor, mini_loaded)
+        state["created_at"] = created_at
+        return ev.submit(store, actor, mini_loaded, state, clock=Clock())
+
+    now = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
+    this_month = submitted_on(ALICE, "2026-11-10T10:00:00+01:00")
+    last_month = submitted_on(ALICE, "2026-10-03T10:00:00+02:00")
+    old = submitted_on(ALICE, "2026-06-03T10:00:00+02:00")
+    old_returned = submitted_on(ALICE, "2026-05-12T10:00:00+02:00")
+    submitted_on(BOB, "2026-11-11T10:00:00+01:00")
+    ev.return_to_evaluator(store, LEA, old_returned.id, "Le scénario manque")
+    store.close()
+    reopened = Store.open(store.data_dir)  # read through the files' indexes, as a new process would
+    try:
+        recent = ev.recent_evaluations(reopened, ALICE, clock=lambda: now)
+        assert {e.id for e in recent} == {this_month.id, last_month.id, old_returned.id}
+        assert old.id not in {e.id for e in recent}
+        assert [e.id for e in ev.recent_evaluations(reopened, BOB, clock=lambda: now)] != []
+        assert all(e.evaluator == "bob" for e in ev.recent_evaluations(reopened, BOB, clock=lambda: now))
+    finally:
+        reopened.close()
+    Store.open(store.data_dir)  # keep the fixture's close() balanced
