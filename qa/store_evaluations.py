@@ -322,7 +322,15 @@ class EvaluationStore(StoreCore):
         # store (the CLI, a worker process) never make a bulk read.
         import pyarrow.compute as pc
 
-        from qa.store_columns import EVALUATION_SCHEMA, EVALUATION_VIEWS, PASSED, concat, evaluation_block, to_frame
+        from qa.store_columns import (
+            EVALUATION_SCHEMA,
+            EVALUATION_VIEWS,
+            PASSED,
+            block_size,
+            concat,
+            evaluation_block,
+            to_frame,
+        )
 
         wanted = None if months is None else sorted(set(months))
         for month in wanted or []:
@@ -330,18 +338,19 @@ class EvaluationStore(StoreCore):
                 raise StoreError(f"{month!r} is not a month written as YYYY-MM")
         blocks = []
         with self._reading():
-            if wanted is None:
-                names = self._evaluation_names()
-            else:
-                names = [name for month in wanted for name in self._parts.names(f"evaluations/{month}")]
-        for name in names:
-            with self._reading(evict_every=16):
-                part = self._part(name, EVALUATIONS)
-                if status is not None and status not in part.ids("evaluations").values():
-                    continue
-                block = part.view("evaluation_rows", evaluation_block, EVALUATION_VIEWS)
-            if block is not None:
-                blocks.append(block)
+            months_read = self._parts.months("evaluations") if wanted is None else wanted
+        for month in months_read:
+            with self._reading():
+                blocks.append(
+                    self._parts.folder_view(
+                        f"evaluations/{month}",
+                        EVALUATIONS,
+                        "evaluation_rows",
+                        evaluation_block,
+                        EVALUATION_VIEWS,
+                        lambda found: (block := concat(found, EVALUATION_SCHEMA), block_size(block)),
+                    )
+                )
         table = concat(blocks, EVALUATION_SCHEMA)
         if status is not None:
             table = table.filter(pc.equal(table["status"], status))
