@@ -26,7 +26,7 @@ from qa.errors import InvalidRecord, NotFound, RowsRejected
 from qa.models import Employee, Evaluation, dump_many, validated
 from qa.scorecard_model import NA, Points, Rating, Scorecard
 from qa.scorecards import load_all
-from qa.scoring import score, validate_answers
+from qa.scoring import same_snapshot, score, validate_answers
 from qa.tabular import decode, read_table
 
 FORMAT = "qualiterrain-evaluations"
@@ -285,13 +285,14 @@ def _checked(row: _Row, cards: _Cards) -> tuple[Evaluation | None, list[str]]:
     if problems:
         return None, [f"answer {cid!r}: {message}" for cid, message in problems.items()]
     expected = score(card, answers, partial=partial).to_dict()
-    if doc.get("score") and doc["score"] != expected:
+    if doc.get("score") and not same_snapshot(doc["score"], expected):
         stored, rescored = doc["score"].get("overall"), expected["overall"]
         return None, [
             f"the score snapshot does not match the answers (overall {stored} in the file, {rescored} re-scored)"
         ]
     try:
-        return validated(Evaluation, {**doc, "scorecard_version": version, "score": expected}), []
+        # A snapshot that agrees up to rounding is kept as it was written: history is not re-scored.
+        return validated(Evaluation, {**doc, "scorecard_version": version, "score": doc.get("score") or expected}), []
     except InvalidRecord as error:
         return None, [f"{field}: {message}" for field, message in error.messages.items()]
 

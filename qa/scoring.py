@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
-from math import fsum
+from math import fsum, isclose
 from typing import Any
 
 from qa.errors import AnswerError
@@ -168,3 +168,20 @@ def _overall(card: Scorecard, criteria: dict[str, CriterionResult], sections: di
     total = fsum(r.weight for r in criteria.values() if r.fraction is not None)
     # Clamp away float noise (e.g. 100.00000000000001) so bands stay exact at their edges.
     return min(100.0, max(0.0, 100.0 * earned / total)) if total else None
+
+
+def same_snapshot(stored: Any, rescored: Any) -> bool:
+    """Whether a stored score snapshot is the one the answers give, up to float rounding.
+
+    Snapshots written before sums were exact (plain left-to-right sums) differ from today's in
+    the last digits of about one score in five; anything else (a band, a flag, a criterion, a
+    score off by more than rounding) is a different snapshot.
+    """
+    if isinstance(stored, float) or isinstance(rescored, float):
+        both_numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in (stored, rescored))
+        return both_numbers and isclose(stored, rescored, rel_tol=1e-9, abs_tol=1e-9)
+    if isinstance(stored, Mapping) and isinstance(rescored, Mapping):
+        return stored.keys() == rescored.keys() and all(same_snapshot(stored[k], rescored[k]) for k in stored)
+    if isinstance(stored, (list, tuple)) and isinstance(rescored, (list, tuple)):
+        return len(stored) == len(rescored) and all(same_snapshot(a, b) for a, b in zip(stored, rescored, strict=True))
+    return bool(stored == rescored)

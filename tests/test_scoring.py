@@ -368,3 +368,70 @@ def test_version_ignores_formatting_and_follows_meaning(data, flow, sort_keys, i
     first["weight"] = first["weight"] + 1
     changed["sections"][0] = {**changed["sections"][0], "criteria": [first, *changed["sections"][0]["criteria"][1:]]}
     assert content_version(Scorecard.model_validate(changed)) != reference
+
+
+# --- snapshots scored before sums were exact ----------------------------------------------------
+
+
+def _summed_left_to_right(snapshot: dict[str, Any]) -> dict[str, Any]:
+    """A weighted_percent snapshot as the version before `math.fsum` (6964cb0) wrote it: the same
+    criteria, sections and overall summed left to right, in the scorecard's order."""
+
+    def percent(results: list[dict[str, Any]]) -> float | None:
+        earned = total = 0.0
+        for r in results:
+            if r["fraction"] is not None:
+                earned += r["weight"] * r["fraction"]
+                total += r["weight"]
+        return 100.0 * earned / total if total else None
+
+    criteria = list(snapshot["criteria"].values())
+    sections = {
+        sid: {**s, "score": percent([c for c in criteria if c["section"] == sid])}
+        for sid, s in snapshot["sections"].items()
+    }
+    overall = percent(criteria)
+    return {**snapshot, "sections": sections, "overall": None if overall is None else min(100.0, max(0.0, overall))}
+
+
+def test_an_export_of_evaluations_scored_before_exact_sums_imports_unchanged(tmp_path) -> None:
+    """Evaluations stored before scoring summed with math.fsum hold snapshots that differ from
+    today's only by rounding (about one in five). Exporting them and importing the file into a new
+    store (how a team moves or rebuilds its data) must take them as they are, not refuse the file
+    with "the score snapshot does not match the answers", and must not rewrite their history."""
+    from datetime import date
+
+    from qa.demo import demo_records, write_demo
+    from qa.exchange import export_evaluations, import_evaluations
+    from qa.store import Store
+
+    data = demo_records(employees=4, evaluations=40, seed=11, today=date(2025, 6, 15))
+    cards = {loaded.id: loaded.card for loaded in data.scorecards.values()}
+    older = []
+    for ev in data.evaluations:
+        if cards[ev.scorecard_id].aggregation == "weighted_percent" and ev.score:
+            ev = ev.model_copy(update={"score": _summed_left_to_right(ev.score)})
+        older.append(ev)
+    assert sum(a.score != b.score for a, b in zip(older, data.evaluations, strict=True)) >= 3  # rounding differs
+    data.evaluations, data.users = older, []
+    path = tmp_path / "export.json"
+    with Store.open(tmp_path / "before", storage="reference") as before:
+        write_demo(before, data)
+        path.write_bytes(export_evaluations(before, "json"))
+        kept = {ev.id: ev.score for ev in before.iter_evaluations()}
+    with Store.open(tmp_path / "after", storage="reference") as after:
+        report = import_evaluations(after, path)
+        assert report.imported == len(older)
+        assert {ev.id: ev.score for ev in after.iter_evaluations()} == kept
+
+
+def test_a_snapshot_agrees_up_to_rounding_only() -> None:
+    from qa.scoring import same_snapshot
+
+    snapshot = {"overall": 56.48148148148148, "band": "ok", "sections": {"s": {"score": 50.0, "answered": 2}}}
+    assert same_snapshot({**snapshot, "overall": 56.481481481481474}, snapshot)
+    assert not same_snapshot({**snapshot, "overall": 56.49}, snapshot)
+    assert not same_snapshot({**snapshot, "band": "good"}, snapshot)
+    assert not same_snapshot({**snapshot, "sections": {"s": {"score": 50.0, "answered": 3}}}, snapshot)
+    assert not same_snapshot({**snapshot, "overall": None}, snapshot)
+    assert not same_snapshot({k: v for k, v in snapshot.items() if k != "band"}, snapshot)
