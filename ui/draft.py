@@ -34,7 +34,7 @@ BINDINGS = "draft_bindings"  # widget key -> (part, field id, kind) of the widge
 # A constant script (no user text): a new step starts at the top of the page, not where the
 # "Next" button was tapped.
 SCROLL_TOP = "<script>document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0);</script>"
-_WIDGETS = ("ans_", "ctx_", "dq_", "cm_", "employee", "photo_upload")
+_WIDGETS = ("ans_", "ctx_", "ctxt_", "dq_", "cm_", "employee", "photo_upload")
 
 
 def local_tz() -> ZoneInfo:

@@ -42,6 +42,8 @@ def context_field(card: Scorecard, field, state: dict[str, Any], lang: str, t) -
     help_text = field.help.get(lang) if field.help else None
     args = ("context", field.id, key)
     if field.type == "text":
+        key = f"ctxt_{field.id}"  # its own prefix: ui/style.py keeps a text box's place
+        args = ("context", field.id, key)
         text_box(label, value=value or "", key=key, on_change=changed, args=(*args, "text"), max_chars=500, rows=1)
         bound(*args, "text")
     elif field.type == "number" or (field.type == "duration" and field.measured_from is None):

@@ -43,6 +43,12 @@ input, textarea, [data-baseweb="select"] { font-size: 1.05rem !important; min-he
 }
 .st-key-step_bar button { min-height: 44px; padding: 0.25rem 0.7rem; }
 .st-key-step_bar button p { font-size: 0.95rem; }
+/* The text boxes (ui/textbox.py) are drawn by a script that arrives a moment after the page:
+   their places keep the height they are drawn at, so nothing below moves when they appear (a
+   tap during such a move lands elsewhere). Comments, one-line context fields, debrief answers. */
+[class*="st-key-cm_"] { min-height: 77px; }
+[class*="st-key-ctxt_"] { min-height: 85px; }
+[class*="st-key-dq_"] { min-height: 138px; }
 @media (max-width: 820px) {
   [data-testid="stMainBlockContainer"], .block-container { padding-left: 0.75rem; padding-right: 0.75rem; }
 }

@@ -19,9 +19,11 @@ import streamlit as st
 
 PAUSE_MS = 600
 
-# Built once per mount; later calls (each rerun) only update the label and placeholder (the
-# language may change) and take the server's value only when it is new to the box and the
-# person is not typing in it, so a rerun never overwrites what is being typed.
+# The box's HTML comes with the page (see `_SKELETON`), so it takes its place at once; the
+# script, loaded a moment later, brings it to life once per mount. Later calls (each rerun) only
+# update the label and placeholder (the language may change) and take the server's value only
+# when it is new to the box and the person is not typing in it, so a rerun never overwrites
+# what is being typed.
 JS = """
 export default function (component) {
   const { data, setStateValue, parentElement } = component;
@@ -30,15 +32,17 @@ export default function (component) {
   if (!box) {
     box = document.createElement("div");
     box.className = "qa-textbox";
-    const label = document.createElement("label");
-    const area = document.createElement("textarea");
+    box.appendChild(document.createElement("label"));
+    box.appendChild(document.createElement("textarea"));
+    parentElement.appendChild(box);
+  }
+  const label = box.querySelector("label");
+  const area = box.querySelector("textarea");
+  if (!box.qaState) {
     const id = "qa-text-" + Math.random().toString(36).slice(2);
     label.htmlFor = id;
     area.id = id;
     area.value = data.value || "";
-    box.appendChild(label);
-    box.appendChild(area);
-    parentElement.appendChild(box);
     const state = { sent: area.value, server: data.value || "", timer: null };
     box.qaState = state;
     const send = () => {
@@ -70,8 +74,6 @@ export default function (component) {
     window.addEventListener("pagehide", box.qaSend);
     box.qaListening = true;
   }
-  const label = box.querySelector("label");
-  const area = box.querySelector("textarea");
   const state = box.qaState;
   label.textContent = data.label || "";
   label.className = data.hide_label ? "qa-visually-hidden" : "";
@@ -107,13 +109,28 @@ CSS = """
   border: 1px solid rgba(49, 51, 63, 0.25); border-radius: 0.5rem;
 }
 .qa-textbox textarea:focus { outline: 2px solid var(--st-primary-color, #1f4e9c); outline-offset: 1px; }
+/* Before its text arrives, a visible label keeps the one line it will take. */
+.qa-textbox label:empty::before { content: "\\00a0"; }
 .qa-visually-hidden {
   position: absolute !important; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0);
   white-space: nowrap;
 }
 """
 
-_component = st.components.v2.component("qualiterrain.textbox", js=JS, css=CSS)
+# Constant markup (no text of anyone's): the box at its final size before the script runs, so
+# that nothing below it moves when it comes to life (a tap during such a move lands elsewhere).
+_SKELETON = '<div class="qa-textbox"><label class="{label}"></label><textarea rows="{rows}"></textarea></div>'
+ROWS = (1, 2, 3)
+_components = {
+    (rows, hidden): st.components.v2.component(
+        f"qualiterrain.textbox.{rows}{'h' if hidden else ''}",
+        html=_SKELETON.format(rows=rows, label="qa-visually-hidden" if hidden else ""),
+        js=JS,
+        css=CSS,
+    )
+    for rows in ROWS
+    for hidden in (False, True)
+}
 
 
 def value_of(widget_state: Any) -> Any:
@@ -140,7 +157,9 @@ def text_box(
     `on_change(*args)` runs each time the browser sends a new value (after a pause in typing,
     on blur). A hidden label is still a real label, read by screen readers.
     """
-    result = _component(
+    if rows not in ROWS:
+        raise ValueError(f"rows must be one of {ROWS}")
+    result = _components[rows, hide_label](
         key=key,
         data={
             "value": value,
