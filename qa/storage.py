@@ -374,6 +374,12 @@ class DurableJSONStorage(Storage):
         self.token, self._tables, self._body_bytes = token, dict(data), size
         self._summary, self._summary_token = summary, token
 
+    def remember_summary(self, token: str, summary: dict[str, Any]) -> None:
+        """Cache the header just written, not its tables."""
+        self.token = self._tables = None
+        self._body_bytes = 0
+        self._summary, self._summary_token = summary, token
+
     def summary(self) -> dict[str, Any] | None:
         """The header's summary (ids, statuses) without parsing the body; None if no file."""
         peeked = self._peek()
@@ -419,7 +425,7 @@ class WriteBatch:
     """
 
     def __init__(self) -> None:
-        self._staged: dict[Path, tuple[DurableJSONStorage, Path, Tables, dict[str, Any], str, int]] = {}
+        self._staged: dict[Path, tuple[DurableJSONStorage, Path, dict[str, Any], str]] = {}
 
     def write(self, storage: Storage, data: Tables) -> None:
         if not isinstance(storage, DurableJSONStorage):
@@ -434,7 +440,7 @@ class WriteBatch:
             storage.forget()
             raise StoreError(f"could not write {storage.path}: {error}") from error
         storage.forget()  # until commit, the file on disk is still the old one
-        self._staged[storage.path] = (storage, tmp, data, summary, token, len(payload))
+        self._staged[storage.path] = (storage, tmp, summary, token)
 
     def commit(self) -> None:
         try:
@@ -451,8 +457,11 @@ class WriteBatch:
         except OSError as error:
             self.abort()
             raise StoreError(f"could not write the batch: {error}") from error
-        for storage, _, data, summary, token, size in self._staged.values():
-            storage.remember(token, data, summary, size)
+        for storage, _, summary, token in self._staged.values():
+            # The header is kept, not the tables: a batch is a bulk import, and keeping a million
+            # documents parsed only to free them at exit cost a second; whoever reads a file next
+            # parses it (bulk readers use the columnar views, which never parse).
+            storage.remember_summary(token, summary)
         self._staged.clear()
 
     def abort(self) -> None:
