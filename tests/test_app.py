@@ -19,7 +19,7 @@ from qa.i18n import t
 from qa.scorecards import load_scorecard
 from qa.store import Store
 from ui import session
-from ui.draft import DRAFT
+from ui.draft import DRAFT, TEXT_LIMIT
 
 from .app_world import PASSWORDS, ROLES, populate
 from .conftest import FIXTURES, ROOT
@@ -216,6 +216,21 @@ def test_a_whole_visit_is_scored_and_submitted(mini_world):
         assert evaluation.comments == {"greet": "Bonjour <b>franc</b>"}
         assert evaluation.visit["wait_minutes"] >= 0 and "arrived_at" in evaluation.visit
         assert store.drafts_for("alice") == []
+    finally:
+        store.close()
+
+
+def test_a_text_box_value_is_kept_in_the_draft_and_cut_to_a_bounded_size(mini_world):
+    at = start_visit(app("alice"))
+    go_to(at, 1)
+    type_into(at, "cm_greet", "x" * 1_000_000).run()  # far beyond the box's maxlength: a crafted message
+    assert at.session_state[DRAFT]["comments"]["greet"] == "x" * TEXT_LIMIT
+    type_into(at, "cm_greet", "   ").run()  # blank: no comment
+    assert "greet" not in at.session_state[DRAFT]["comments"]
+    store = Store.open(mini_world)
+    try:
+        (saved,) = store.drafts_for("alice")
+        assert saved.state["comments"] == {}
     finally:
         store.close()
 

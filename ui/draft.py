@@ -34,6 +34,7 @@ BINDINGS = "draft_bindings"  # widget key -> (part, field id, kind) of the widge
 # A constant script (no user text): a new step starts at the top of the page, not where the
 # "Next" button was tapped.
 SCROLL_TOP = "<script>document.querySelector('[data-testid=\"stMain\"]')?.scrollTo(0, 0);</script>"
+TEXT_LIMIT = 5000  # characters kept of a text box's value (the longest field, a debrief answer)
 _WIDGETS = ("ans_", "ctx_", "ctxt_", "dq_", "cm_", "employee", "photo_upload")
 
 
@@ -86,6 +87,9 @@ def _widget_value(widget_key: str, kind: str) -> Any:
     value = st.session_state.get(widget_key)
     if kind == "text":  # a ui.textbox box: its state is a mapping holding the text
         value = value_of(value)
+        # The browser's maxlength is only a courtesy: a crafted message could send megabytes,
+        # which would be saved with every autosave. Submit cuts each text to its own limit.
+        value = value[:TEXT_LIMIT] if isinstance(value, str) else None
     if kind == "datetime" and isinstance(value, datetime):
         return value.replace(tzinfo=local_tz()).isoformat(timespec="minutes")
     if kind == "date" and isinstance(value, date):
