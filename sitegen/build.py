@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import math
 import multiprocessing
 import os
 import threading
@@ -26,11 +27,12 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from qa.errors import QAError
 from qa.i18n import LOCALE_DIR, t
 from qa.models import Employee, Evaluation
 from qa.scorecards import DEFAULT_DIR
-from qa.stats import pooled_stdev
 from sitegen import context, context_leads, manifest, paths, wording
 from sitegen.context_leads import Member
 from sitegen.frame import Analysed, analyse_many
@@ -89,11 +91,45 @@ def overall_scores(evaluations: list[Evaluation]) -> list[float]:
 
 
 _NO_SCORE: dict[str, Any] = {}
+@dataclass(frozen=True)
+class _Inputs:
+    """What the plan reads of one employee's evaluations (kept between builds in this process)."""
+
+    evaluations: list[Evaluation]
+    scores: list[float]  # overall scores
+    stamp: str  # hash of what a page shows of the evaluations (see _EVALUATION_STAMP)
+    squares: float  # sum of squared deviations of the scores (0 under 2 scores)
+    uses_planning: bool  # see _uses_planning
 
 
-def planning_stdev(scores: Iterable[list[float]]) -> float | None:
-    """Visit-to-visit spread pooled over employees, rounded (see PLANNING_STEP)."""
-    pooled = pooled_stdev(scores)
+# sitegen.load returns the very same list object when the store handed out the same (frozen)
+# records, so a rebuild in the same process (the app) re-reads only the employees that changed.
+_INPUTS: dict[str, _Inputs] = {}
+
+
+def _inputs(employee_id: str, evaluations: list[Evaluation]) -> _Inputs:
+    found = _INPUTS.get(employee_id)
+    if found is None or found.evaluations is not evaluations:
+        scores = overall_scores(evaluations)
+        values = np.asarray(scores, dtype=float)
+        if not np.all(np.isfinite(values)):
+            raise ValueError("scores must be finite numbers")
+        # As qa.stats.pooled_stdev adds it up, so that the planning stdev is the same number.
+        squares = float(((values - values.mean()) ** 2).sum()) if len(values) >= 2 else 0.0
+        stamp = fingerprint(list(map(_EVALUATION_STAMP, evaluations)))
+        found = _INPUTS[employee_id] = _Inputs(evaluations, scores, stamp, squares, _uses_planning(scores))
+    return found
+
+
+def _pooled_planning(inputs: Iterable[_Inputs]) -> float | None:
+    """The visit-to-visit spread pooled over employees (`qa.stats.pooled_stdev` of everyone's
+    scores, from the per-employee sums kept in `_INPUTS`), rounded (see PLANNING_STEP)."""
+    squares, degrees = 0.0, 0
+    for found in inputs:
+        if len(found.scores) >= 2:
+            squares += found.squares
+            degrees += len(found.scores) - 1
+    pooled = math.sqrt(squares / degrees) if degrees else None
     return None if pooled is None else round(pooled / PLANNING_STEP) * PLANNING_STEP
 
 
@@ -261,8 +297,10 @@ def _build(
     old = {} if full else manifest.load(out)
     writer = Writer(out, old)
     code = fingerprint(code_fingerprint(), sorted(data.all_names), sorted(data.cards.versions))
-    scores = {e: overall_scores(items) for e, items in data.evaluations.items()}
-    planning = planning_stdev(scores.values())
+    inputs = {e: _inputs(e, items) for e, items in data.evaluations.items()}
+    for gone in set(_INPUTS) - set(inputs):
+        del _INPUTS[gone]
+    planning = _pooled_planning(inputs.values())
     employees = sorted(data.employees.values(), key=lambda e: e.id)
     teams: dict[str, list[Employee]] = defaultdict(list)
     for employee in employees:
@@ -273,13 +311,12 @@ def _build(
     dirty: list[str] = []
     for employee in employees:
         token = data.tokens[employee.id]
-        evaluations = data.evaluations.get(employee.id, [])
         stamps[employee.id] = fingerprint(
             code,
             (employee.id, employee.display_name, employee.team, employee.site),
             token,
-            planning if _uses_planning(scores.get(employee.id, [])) else None,
-            list(map(_EVALUATION_STAMP, evaluations)),
+            planning if employee.id not in inputs or inputs[employee.id].uses_planning else None,
+            inputs[employee.id].stamp if employee.id in inputs else None,
         )
         if not all(writer.fresh(paths.employee_page(token, lang), stamps[employee.id]) for lang in paths.LANGS):
             dirty.append(employee.id)
