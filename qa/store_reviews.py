@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, cast
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, ValidationError
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from qa.errors import InvalidRecord, NotFound, StoreError
 from qa.models import Record, validated
@@ -41,6 +41,8 @@ from qa.store_interactions import InteractionStore
 # Session ids were file names before they were keys: kept stricter than record keys (no ':', '@', '+').
 SessionId = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")]
 Name = Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")]
+
+_NAME: TypeAdapter[str] = TypeAdapter(Name)
 
 SESSIONS_FOLDER = "calibration_sessions"
 DISPUTES_FILE = "disputes"
@@ -276,4 +278,11 @@ def _legacy_disputed(path: Path) -> list[str]:
         raise StoreError(f"cannot migrate {path}: not JSON ({error})") from None
     if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
         raise StoreError(f"cannot migrate {path}: expected a list of evaluation ids")
+    for position, evaluation_id in enumerate(ids):
+        try:
+            _NAME.validate_python(evaluation_id)
+        except ValidationError:
+            raise StoreError(
+                f"cannot migrate {path}: item {position}: {evaluation_id!r} is not an evaluation id"
+            ) from None
     return ids

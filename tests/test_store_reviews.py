@@ -100,6 +100,17 @@ def test_a_damaged_legacy_file_stops_the_opening_with_its_path_and_field(legacy_
         Store.open(legacy_data)
 
 
+def test_a_legacy_disputed_id_the_table_refuses_is_reported_with_the_file_and_the_id(legacy_data: Path) -> None:
+    """A hand-edited index with an impossible id: the opening names the file and the id, not only
+    the table's field (the user has to find and fix that file)."""
+    index = legacy_data / "disputes" / "evaluations.json"
+    index.write_bytes(orjson.dumps(["ev1", "ev 2"]))
+    with pytest.raises(StoreError) as error:
+        Store.open(legacy_data)
+    assert str(index) in str(error.value) and "'ev 2'" in str(error.value)
+    assert index.exists()  # nothing removed: fix the file and open again
+
+
 def test_restoring_the_backup_taken_before_the_migration_migrates_it_again(legacy_data: Path) -> None:
     with Store.open(legacy_data) as store:
         [before] = [
