@@ -12,6 +12,7 @@ from qa.auth import Actor
 from qa.cli import main
 from qa.errors import AnswerError, PermissionDenied, QAError
 from qa.scoring import score
+from sitegen.load import load_site_data
 
 from .calibration_world import LEAD, add_evaluation, mini, open_world
 from .test_calibration import run_three_calls
@@ -29,8 +30,10 @@ def store(tmp_path):
 
 
 def published_ids(store) -> set[str]:
-    """What the coaching site publishes: approved evaluations only (sitegen/load.py reads just those)."""
-    return {ev.id for ev in store.iter_evaluations(status="approved")}
+    """What the coaching site's build would publish: its own load stage (sitegen/load.py), not a
+    restatement of its filter, so that a site reading disputed evaluations fails here."""
+    data = load_site_data(store)
+    return {ev.id for items in data.evaluations.values() for ev in items}
 
 
 def test_a_dispute_re_scored_from_record_to_overturn_rate(store):
