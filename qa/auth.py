@@ -8,7 +8,6 @@ or `can_read_evaluation`.
 from __future__ import annotations
 
 import functools
-import os
 import secrets
 import threading
 from collections.abc import Callable
@@ -267,21 +266,29 @@ def _log_path(store) -> Path:
     return Path(store.data_dir).joinpath(*USERS_LOG)
 
 
-def _append_change(store, change: UserChange) -> None:
-    """Append one line durably (O_APPEND + fsync, under a lock shared by every process)."""
+def append_change(store, change: UserChange) -> None:
+    """Add one line to the users' log durably, under a lock shared by every process.
+
+    The file is rewritten whole (temporary file, fsync, atomic replace), never appended in place:
+    backups hard-link files that are only ever replaced, and an in-place append would change a
+    backup taken earlier. User changes are rare; the log stays small.
+    """
     import orjson
     from filelock import FileLock
 
+    from qa.storage import atomic_write, ensure_dir
+
     path = _log_path(store)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    ensure_dir(path.parent)
     line = orjson.dumps({**asdict(change), "at": change.at.isoformat()}) + b"\n"
     with FileLock(str(path.parent / ".users.lock"), timeout=10):
-        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line)
-            os.fsync(fd)
-        finally:
-            os.close(fd)
+            old = path.read_bytes()
+        except FileNotFoundError:
+            old = b""
+        if old and not old.endswith(b"\n"):  # a torn last line (written by an older version)
+            old += b"\n"
+        atomic_write(path, old + line)
 
 
 def user_changes(store, actor: Actor) -> list[UserChange]:
@@ -337,7 +344,7 @@ def add_user(store, actor: Actor, name: str, role: str, display_name: str | None
         _, password = create_user(store, name, role, display_name=(display_name or "").strip() or None, clock=clock)
     except ValidationError:
         raise UserAdminError("name", f"{name!r} is not a valid user name (letters, digits, '.', '_' or '-')") from None
-    _append_change(store, UserChange(clock(), actor.name, "added", name, {"role": role}))
+    append_change(store, UserChange(clock(), actor.name, "added", name, {"role": role}))
     return password
 
 
@@ -354,7 +361,7 @@ def set_role(store, actor: Actor, name: str, role: str, clock: Clock = utcnow) -
     if user.role == "admin" and user.active and _other_active_admins(store, name) == 0:
         raise UserAdminError("last_admin", f"{name} is the last active admin")
     store.update_user(name, {"role": role})
-    _append_change(store, UserChange(clock(), actor.name, "role_changed", name, {"from": user.role, "to": role}))
+    append_change(store, UserChange(clock(), actor.name, "role_changed", name, {"from": user.role, "to": role}))
 
 
 def set_active(store, actor: Actor, name: str, active: bool, clock: Clock = utcnow) -> None:
@@ -368,7 +375,7 @@ def set_active(store, actor: Actor, name: str, active: bool, clock: Clock = utcn
     if not active and user.role == "admin" and _other_active_admins(store, name) == 0:
         raise UserAdminError("last_admin", f"{name} is the last active admin")
     store.update_user(name, {"active": active})
-    _append_change(store, UserChange(clock(), actor.name, "reactivated" if active else "deactivated", name))
+    append_change(store, UserChange(clock(), actor.name, "reactivated" if active else "deactivated", name))
 
 
 def reset_password(store, actor: Actor, name: str, clock: Clock = utcnow) -> str:
@@ -377,7 +384,7 @@ def reset_password(store, actor: Actor, name: str, clock: Clock = utcnow) -> str
     _target(store, name)
     password = new_password()
     store.update_user(name, {"password_hash": hash_password(password)})
-    _append_change(store, UserChange(clock(), actor.name, "password_reset", name))
+    append_change(store, UserChange(clock(), actor.name, "password_reset", name))
     return password
 
 
