@@ -32,7 +32,10 @@ def page(out: Path, tokens: dict[str, str], employee: str, lang: str = "fr"):
 
 
 def cells(document, table_caption_id: str) -> list[list[str]]:
-    table = document.find(id=table_caption_id).find_parent("table")
+    # A table's title is its <caption>, or a title outside it that names it (aria-labelledby).
+    table = document.find(id=table_caption_id).find_parent("table") or document.find(
+        "table", attrs={"aria-labelledby": table_caption_id}
+    )
     return [[c.get_text(strip=True) for c in row.find_all(["th", "td"])] for row in table.tbody.find_all("tr")]
 
 
@@ -179,7 +182,9 @@ def test_pages_have_a_skip_link_ordered_headings_and_accessible_tables(built) ->
         assert levels[0] == 1 and levels.count(1) == 1, file
         assert all(b - a <= 1 for a, b in pairwise(levels)), f"{file}: {levels}"
         for table in document.find_all("table"):
-            assert table.caption is not None and table.caption.get_text(strip=True), file
+            # Named by its caption, or by a title outside it (one that stays put while it scrolls).
+            title = table.caption or document.find(id=table.get("aria-labelledby", ""))
+            assert title is not None and title.get_text(strip=True), file
             assert all(th.get("scope") in ("col", "row") for th in table.find_all("th")), file
 
 

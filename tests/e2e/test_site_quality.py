@@ -109,3 +109,42 @@ def test_tables_carry_the_numbers_without_javascript(browser, demo_site) -> None
         assert page.locator("table").count() >= 3
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("name", ["employee_fr", "employee_en"])
+def test_employee_page_fits_a_phone_screen(browser, demo_site, name: str) -> None:
+    """At 390x844 nothing is wider than the screen: the page never scrolls sideways, the tables
+    of means (four columns) fit whole, each value with its column's name, and the long
+    evaluations table scrolls in its own labelled, focusable box under a title that fits."""
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    try:
+        page.goto(demo_site[name].as_uri(), wait_until="load")
+        page.wait_for_selector(".chart.drawn .main-svg", timeout=15_000)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"site-{name}-phone.png"), full_page=True)
+        width = page.evaluate("window.innerWidth")
+        assert width == 390
+        assert page.evaluate("document.documentElement.scrollWidth") <= width
+        tables = page.evaluate(
+            """['behaviours', 'trend'].map(id => {
+                const table = document.getElementById(id + '-caption').closest('table');
+                const cell = table.querySelector('tbody td');
+                return {columns: table.querySelectorAll('thead th').length,
+                        right: table.getBoundingClientRect().right,
+                        overflows: table.scrollWidth > table.clientWidth
+                                   || table.parentElement.scrollWidth > table.parentElement.clientWidth,
+                        label: getComputedStyle(cell, '::before').content};
+            })"""
+        )
+        column = "Score moyen" if name == "employee_fr" else "Mean score"
+        for table in tables:
+            assert table["columns"] == 4
+            assert table["right"] <= width and not table["overflows"], table
+            assert column in table["label"], table
+        box = page.locator(".table-wrap:has(table.evaluations)")
+        assert box.get_attribute("role") == "region" and box.get_attribute("tabindex") == "0"
+        title = page.locator("#" + box.get_attribute("aria-labelledby"))
+        assert title.is_visible() and title.bounding_box()["x"] + title.bounding_box()["width"] <= width
+    finally:
+        context.close()
