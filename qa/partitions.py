@@ -650,7 +650,7 @@ class Partitions:
         """
         parts = [self.get(name, kind) for name in self.names(folder)]
         tokens = [part.peek_token() for part in parts]
-        if any(token is None for token in tokens):
+        if not parts or any(token is None for token in tokens):  # nothing to keep: no folder is made
             return combine([v for v in (p.view(key, build, codec) for p in parts) if v is not None])[0]
         lines = "\n".join(f"{part.name} {token}" for part, token in zip(parts, tokens, strict=True))
         stamp = hashlib.sha256(lines.encode()).hexdigest()

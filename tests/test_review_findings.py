@@ -1,12 +1,9 @@
 """Defects found in review of the store's recent changes (qa/storage.py, qa/partitions.py,
-qa/store_core.py, qa/store_evaluations.py), each shown by a test marked xfail(strict=True) until
-the owner of those modules fixes it: the test then passes, strict xfail fails, and the mark goes."""
+qa/store_core.py, qa/store_evaluations.py), each kept as a test once fixed."""
 
 from __future__ import annotations
 
 from pathlib import Path
-
-import pytest
 
 from tests.store_support import evaluation, open_store
 
@@ -15,12 +12,6 @@ def _tree(root: Path) -> list[str]:
     return sorted(str(path.relative_to(root)) for path in root.rglob("*") if path.name != ".lock")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="qa/partitions.py Partitions.folder_view writes its combined view with atomic_write, whose "
-    "stage_file creates the folder: reading rows of a month without evaluations creates "
-    "evaluations/<month>/ (and a cache file), which Partitions.months then lists as a month of data",
-)
 def test_reading_the_rows_of_a_month_without_evaluations_writes_nothing(tmp_path: Path) -> None:
     """qa/draws.py reads the rows of every month of a draw's period (next month's included): a read
     must not leave empty month folders behind in the data folder (and in every backup after it)."""
