@@ -211,25 +211,31 @@ def default_workers() -> int:
 
 
 def _run_jobs(state: _State, ids: list[str], workers: int, progress: Callable[[str], None]) -> list[JobResult]:
-    """Employee pages in this process, or in `workers` forked processes for large builds.
+    """Employee pages in this process, or shared with `workers - 1` forked processes.
 
-    Each job analyses a slice of employees at once (sitegen.frame) and renders their pages; a
-    worker sends back only manifest entries and the leads' summaries (small), never pages.
+    Each job analyses a slice of employees and renders their pages; a worker sends back only
+    manifest entries and the leads' summaries (small), never pages. This process renders its own
+    share meanwhile instead of waiting: a forked worker pays for every page of shared memory it
+    touches (copy on write: ~1 s of system time per worker at 1,000 people), so one worker and
+    this process beat two workers and an idle parent.
     """
     global _STATE
     if workers <= 1 or len(ids) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
         return [_employees_job(ids, state, progress)] if ids else []
-    # A few slices per worker: the pool evens out uneven slices, and the progress bar moves.
-    size = max(1, -(-len(ids) // (workers * 4)))
-    slices = [ids[i : i + size] for i in range(0, len(ids), size)]
-    results = []
+    mine = ids[: len(ids) // workers]
+    theirs = ids[len(mine) :]
+    # A few slices per worker, so that the progress bar moves.
+    size = max(1, -(-len(theirs) // (4 * (workers - 1))))
+    slices = [theirs[i : i + size] for i in range(0, len(theirs), size)]
     # Frozen objects are left alone by the collector: without this, a worker's first collection
     # walks (and so copies, page by page) every object of the loaded data it shares with us.
     _STATE = state
     gc.freeze()
     try:
-        with multiprocessing.get_context("fork").Pool(workers, initializer=gc.disable) as pool:
-            for result in pool.imap_unordered(_employees_job, slices):
+        with multiprocessing.get_context("fork").Pool(workers - 1, initializer=gc.disable) as pool:
+            pending = pool.imap_unordered(_employees_job, slices)
+            results = [_employees_job(mine, state, progress)]
+            for result in pending:
                 results.append(result)
                 for employee_id in result[0]:
                     progress(employee_id)

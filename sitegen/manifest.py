@@ -64,6 +64,7 @@ class Writer:
         self.new: Entries = {}
         self.written = 0
         self.unchanged = 0
+        self._made: set[str] = set()  # folders created by this writer
 
     def fresh(self, relative: str, stamp: str) -> bool:
         """True when the file's inputs did not change and it is still there (it is then kept)."""
@@ -82,7 +83,7 @@ class Writer:
         if entry and entry[1] == output and safe_join(self.out, relative).is_file():
             self.unchanged += 1
         else:
-            write_bytes(self.out, relative, payload)
+            write_bytes(self.out, relative, payload, self._made)
             self.written += 1
         self.new[key(relative)] = [stamp, output]
 

@@ -57,17 +57,26 @@ def digest(payload: bytes) -> str:
     return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
-def write_bytes(root: str | Path, relative: str, payload: bytes) -> Path:
-    """Write `payload` at `root/relative` atomically (temp file in the same folder + os.replace)."""
+def write_bytes(root: str | Path, relative: str, payload: bytes, made: set[str] | None = None) -> Path:
+    """Write `payload` at `root/relative` atomically (temp file in the same folder + os.replace).
+
+    `made`: folders this caller already created (a build writes two pages per folder, and
+    `mkdir` is a system call per path part); the path is still checked by `safe_join` each time.
+    """
     target = safe_join(root, relative)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{secrets.token_hex(4)}.tmp")
+    folder = os.path.dirname(target)
+    if made is None or folder not in made:
+        os.makedirs(folder, exist_ok=True)
+        if made is not None:
+            made.add(folder)
+    tmp = os.path.join(folder, f".{target.name}.{secrets.token_hex(4)}.tmp")
     try:
         with open(tmp, "xb") as handle:
             handle.write(payload)
         os.replace(tmp, target)
     except BaseException:
-        tmp.unlink(missing_ok=True)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
         raise
     return target
 
