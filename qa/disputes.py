@@ -116,10 +116,7 @@ def open_dispute(
     """Record an employee's dispute: which criteria, why. The evaluation is held back until resolved."""
     require(actor, "disputes")
     evaluation = _evaluation(store, evaluation_id)
-    if evaluation.status not in DISPUTABLE:
-        raise QAError(
-            f"evaluation {evaluation_id!r} is {evaluation.status}: only an approved or submitted one can be disputed"
-        )
+    _check_disputable(evaluation)
     card = card_of(store, evaluation)
     known = {c.id for c in card.criteria()}
     chosen = list(dict.fromkeys(c.strip() for c in criteria if c.strip()))
@@ -130,8 +127,19 @@ def open_dispute(
         raise AnswerError({c: f"not a criterion of scorecard {card.id!r}" for c in unknown})
     details = {"criteria": chosen, "reason": _reason(reason, True), "employee_id": evaluation.employee_id}
     store.mark_disputed([evaluation_id])  # before the dispute itself: see qa/store_reviews.py
-    changes = {"status": "disputed"}
-    return store.update_evaluation(evaluation_id, changes, by=actor.name, action=OPENED, details=details)
+
+    def decide(current: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        _check_disputable(current)  # again, under the write lock: another lead may have opened it
+        return {"status": "disputed"}, OPENED, details
+
+    return store.update_evaluation_with(evaluation_id, decide, by=actor.name)
+
+
+def _check_disputable(evaluation: Any) -> None:
+    if evaluation.status not in DISPUTABLE:
+        raise QAError(
+            f"evaluation {evaluation.id!r} is {evaluation.status}: only an approved or submitted one can be disputed"
+        )
 
 
 def _check_disputed(evaluation: Any) -> None:
@@ -147,42 +155,50 @@ def rescore(
     *,
     reason: str | None = None,
 ) -> Any:
-    """Resolve a dispute with new answers (only those given change) and a new score snapshot."""
+    """Resolve a dispute with new answers (only those given change) and a new score snapshot.
+
+    The check that the evaluation is still disputed and the write are one step under the store's
+    write lock (`update_evaluation_with`): a dispute is resolved once, whoever decides first.
+    """
     require(actor, "disputes")
-    evaluation = _evaluation(store, evaluation_id)
-    _check_disputed(evaluation)
-    card = card_of(store, evaluation)
-    merged = {**evaluation.answers, **answers}
-    result = score(card, merged, partial=not evaluation.score.get("complete", True))
-    changed = {
-        cid: [evaluation.answers.get(cid), value]
-        for cid, value in answers.items()
-        if evaluation.answers.get(cid) != value
-    }
-    disputed = _open_dispute_criteria(store, evaluation_id)
-    details = {
-        "criteria": disputed,
-        "reason": _reason(reason, False),
-        "changed": changed,
-        "overturned": [cid for cid in disputed if cid in changed],
-        "overall": [evaluation.score.get("overall"), result.overall],
-    }
-    changes = {"answers": merged, "score": result.to_dict(), "status": "approved"}
-    return store.update_evaluation(evaluation_id, changes, by=actor.name, action=RESCORED, details=details)
+    _check_disputed(_evaluation(store, evaluation_id))  # the usual refusals, before the lock
+    why = _reason(reason, False)
+
+    def decide(evaluation: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        _check_disputed(evaluation)
+        card = card_of(store, evaluation)
+        merged = {**evaluation.answers, **answers}
+        result = score(card, merged, partial=not evaluation.score.get("complete", True))
+        changed = {
+            cid: [evaluation.answers.get(cid), value]
+            for cid, value in answers.items()
+            if evaluation.answers.get(cid) != value
+        }
+        disputed = _open_dispute_criteria(store, evaluation_id)
+        details = {
+            "criteria": disputed,
+            "reason": why,
+            "changed": changed,
+            "overturned": [cid for cid in disputed if cid in changed],
+            "overall": [evaluation.score.get("overall"), result.overall],
+        }
+        return {"answers": merged, "score": result.to_dict(), "status": "approved"}, RESCORED, details
+
+    return store.update_evaluation_with(evaluation_id, decide, by=actor.name)
 
 
 def confirm(store: Any, actor: Actor, evaluation_id: str, reason: str) -> Any:
     """Resolve a dispute by keeping the score, with the reason the employee will be given."""
     require(actor, "disputes")
-    evaluation = _evaluation(store, evaluation_id)
-    _check_disputed(evaluation)
-    details = {
-        "criteria": _open_dispute_criteria(store, evaluation_id),
-        "reason": _reason(reason, True),
-        "overturned": [],
-    }
-    changes = {"status": "approved"}
-    return store.update_evaluation(evaluation_id, changes, by=actor.name, action=CONFIRMED, details=details)
+    _check_disputed(_evaluation(store, evaluation_id))
+    why = _reason(reason, True)
+
+    def decide(evaluation: Any) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        _check_disputed(evaluation)  # under the write lock, as in `rescore`
+        details = {"criteria": _open_dispute_criteria(store, evaluation_id), "reason": why, "overturned": []}
+        return {"status": "approved"}, CONFIRMED, details
+
+    return store.update_evaluation_with(evaluation_id, decide, by=actor.name)
 
 
 def _step(entry: Any) -> DisputeStep:

@@ -34,7 +34,7 @@ import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, TypeAdapter, ValidationError
 
 from qa.errors import InvalidRecord, NotFound, StoreError
-from qa.models import Record, validated
+from qa.models import Evaluation, Record, validated
 from qa.partitions import Kind, Partition, insert_documents, put_documents, summary_of
 from qa.store_interactions import InteractionStore
 
@@ -196,6 +196,24 @@ class ReviewStore(InteractionStore):
         """Every evaluation ever marked as disputed (read from the file's header)."""
         with self._reading():
             return set(self._part(DISPUTES_FILE, DISPUTED).ids("disputed"))
+
+    def update_evaluation_with(
+        self,
+        evaluation_id: str,
+        decide: Callable[[Evaluation], tuple[Mapping[str, Any], str, Mapping[str, Any]]],
+        *,
+        by: str,
+    ) -> Evaluation:
+        """Read an evaluation and write the change `decide` makes of it under one hold of the
+        write lock: `decide` gets the stored evaluation and returns (changes, action, details)
+        for `update_evaluation`, or raises and nothing is written.
+
+        For decisions that depend on the evaluation's current state (resolving a dispute): two
+        QA leads deciding at once would otherwise both see it disputed and both write.
+        """
+        with self._writing():
+            changes, action, details = decide(self.get_evaluation(evaluation_id))
+            return self.update_evaluation(evaluation_id, changes, by=by, action=action, details=details)
 
     # -- change stamp ---------------------------------------------------------------------------
 

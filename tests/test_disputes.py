@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
@@ -100,6 +101,40 @@ def test_disputes_are_refused_when_they_make_no_sense(store):
     with pytest.raises(AnswerError, match="quality"):
         disputes.rescore(store, LEAD, "ev1", {"quality": 9})
     assert store.get_evaluation("ev1").status == "disputed"  # nothing half-written
+
+
+def test_two_leads_resolving_one_dispute_at_once_resolve_it_once(store):
+    """Two QA leads (two app sessions: two threads of one process) decide the same dispute at the
+    same moment, one re-scoring, one confirming: exactly one decision is recorded, the other is
+    told the dispute is no longer open, and the overturn counts see one dispute per evaluation."""
+    rounds = 20
+    for i in range(rounds):
+        add_evaluation(store, f"race{i}", ANSWERS)
+        disputes.open_dispute(store, LEAD, f"race{i}", ["thanks"], "I did thank her")
+    refused: list[str] = []
+    for i in range(rounds):
+        start = threading.Barrier(2)
+
+        def decide(rescore: bool, evaluation_id: str = f"race{i}", start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                if rescore:
+                    disputes.rescore(store, LEAD, evaluation_id, {"thanks": "yes"}, reason="heard it")
+                else:
+                    disputes.confirm(store, Actor("max", "qa_lead"), evaluation_id, "not on the recording")
+            except QAError as error:
+                refused.append(str(error))
+
+        threads = [threading.Thread(target=decide, args=(flag,)) for flag in (True, False)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        decisions = [s.action for s in disputes.dispute_history(store, LEAD, f"race{i}")][1:]
+        assert len(decisions) == 1, f"race{i}: {decisions}"
+    assert len(refused) == rounds and all("not disputed" in message for message in refused)
+    [rate] = [r for r in disputes.overturn_rates(store, LEAD) if r.criterion_id == "thanks"]
+    assert rate.disputes == rounds
 
 
 def test_overturn_rate_sits_next_to_the_calibration_alpha(store):
