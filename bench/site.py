@@ -73,6 +73,7 @@ def timed(function, *args, **kwargs):
 def main() -> None:
     employees, evaluations = (int(a) for a in sys.argv[1:3]) if len(sys.argv) > 2 else (1000, 100_000)
     folder = data_folder(employees, evaluations)
+    print(f"machine: {os.cpu_count()} cores, load average at the start {os.getloadavg()[0]:.1f} (shared: wall times vary)")
     with tempfile.TemporaryDirectory() as tmp, Store.open(folder, backup_every=None, cache_mb=8192) as store:
         out, again = Path(tmp) / "site", Path(tmp) / "again"
         data, seconds, cpu = timed(load_site_data, store)
@@ -80,10 +81,12 @@ def main() -> None:
         print(f"load from the store, cold: {seconds:6.2f} s, cpu {cpu:6.2f} s  ({len(data.employees)} employees, "
               f"{count} approved evaluations)")  # fmt: skip
         _, seconds, cpu = timed(load_site_data, store)
-        print(f"load from the store, warm: {seconds:6.2f} s, cpu {cpu:6.2f} s")
+        print(f"load from the store, warm: {seconds:6.2f} s, cpu {cpu:6.2f} s  (same records: the previous "
+              "load's sorted lists are kept)")  # fmt: skip
         refs = lambda evaluations: customer_references(store, evaluations)  # noqa: E731
         report, seconds, cpu = timed(build_from_data, data, out, full=True, references=refs)
-        print(f"full build (context, render, write): {seconds:6.2f} s, cpu {cpu:6.2f} s on 2 processes  "
+        print(f"full build (context, render, write): {seconds:6.2f} s, cpu {cpu:6.2f} s on 2 processes (this one and "
+              f"a forked worker)  "
               f"({report.pages} files, {report.written} written; target <= 3 s)")  # fmt: skip
         report, seconds, cpu = timed(build_site, store, again, full=True)
         print(f"full build from a warm store (load + build): {seconds:6.2f} s, cpu {cpu:6.2f} s")
@@ -102,7 +105,7 @@ def main() -> None:
               f"(sitegen; {report.written} files rewritten)")  # fmt: skip
         report, seconds, cpu = timed(build_site, store, out)
         print(f"rebuild with nothing new: {seconds:6.2f} s, cpu {cpu:.2f} s  ({report.written} files rewritten)")
-    print(f"machine: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}")
+    print(f"machine: load average at the end {os.getloadavg()[0]:.1f}")
 
 
 if __name__ == "__main__":
