@@ -53,17 +53,31 @@ def page_frame(info: PageInfo, title: str, *, charts_used: bool) -> dict[str, An
 
 def criterion_texts(stat: CriterionStat, cards: CardBook, lang: str) -> dict[str, str]:
     """Label, behaviour and coaching tip of a criterion in the page's language, at its newest wording."""
-    criterion = cards.latest_criterion(stat.card_id, stat.criterion_id, list(stat.versions))
-    card = cards.card(stat.card_id, stat.versions[-1] if stat.versions else None)
+    return dict(_criterion_texts(cards, stat.card_id, stat.criterion_id, stat.versions, lang))
+
+
+# The same few dozen criteria are on every page: their texts are looked up once per wording.
+@lru_cache(maxsize=8192)
+def _criterion_texts(
+    cards: CardBook, card_id: str, criterion_id: str, versions: tuple[str, ...], lang: str
+) -> tuple[tuple[str, str], ...]:
+    return tuple(_find_criterion_texts(cards, card_id, criterion_id, versions, lang).items())
+
+
+def _find_criterion_texts(
+    cards: CardBook, card_id: str, criterion_id: str, versions: tuple[str, ...], lang: str
+) -> dict[str, str]:
+    criterion = cards.latest_criterion(card_id, criterion_id, list(versions))
+    card = cards.card(card_id, versions[-1] if versions else None)
     behaviour = ""
     if card is not None:
         try:
-            section = card.section_of(stat.criterion_id)
+            section = card.section_of(criterion_id)
             behaviour = t(f"behaviour.{section.behaviour}", lang) if section.behaviour else section.label.get(lang)
         except KeyError:
             behaviour = ""
     if criterion is None:
-        return {"label": stat.criterion_id, "behaviour": behaviour, "tip": ""}
+        return {"label": criterion_id, "behaviour": behaviour, "tip": ""}
     return {"label": criterion.label.get(lang), "behaviour": behaviour, "tip": criterion.coaching.get(lang)}
 
 
