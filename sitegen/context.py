@@ -213,8 +213,8 @@ def evaluation_rows(
     failures: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
     scores: dict[float, tuple[str, ...]] = {}
     rows: list[list[str]] = [[] for _ in langs]
-    no_score = tuple(none[lang] for lang in langs)
-    no_failures = tuple(no_failure[lang] for lang in langs)
+    no_score: tuple[str, ...] = tuple(none[lang] for lang in langs)
+    no_failures: tuple[str, ...] = tuple(no_failure[lang] for lang in langs)
     for evaluation, overall, failed_ids in zip(
         reversed(evaluations), reversed(overall_scores), reversed(failed_criteria), strict=True
     ):
