@@ -53,6 +53,28 @@ def test_one_new_approved_evaluation_rewrites_only_the_pages_it_changes(world, t
     assert report.written == len(changed - {manifest.MANIFEST})
 
 
+def test_a_disputed_evaluation_leaves_the_page_at_the_next_build_in_the_same_process(world, tmp_path: Path) -> None:
+    """A rebuild reuses what it read of unchanged employees (the store's records are the same
+    objects); a changed record is a new object, so its employee is read again."""
+    out = tmp_path / "site"
+    added = world.add("E3", days=140, comments={"general": "Commentaire à contester."})
+    build_site(world.store, out, workers=1)
+    page = out / paths.employee_page(world.store.site_token("E3"), "fr")
+    assert "Commentaire à contester." in page.read_text()
+    before = snapshot(out)
+    world.store.update_evaluation(added["id"], {"status": "disputed"}, by="e3", action="disputed")
+    world.add("E3", days=141, comments={"general": "Nouvelle visite."})  # as many as before
+    build_site(world.store, out, workers=1)
+    assert "Commentaire à contester." not in page.read_text(), "a disputed evaluation is held back"
+    assert "Nouvelle visite." in page.read_text()
+    assert before[page.relative_to(out).as_posix()][2] != page.read_bytes()
+    # Nothing else about E1 changed: their pages are kept as they were.
+    tokens = world.store.site_tokens()
+    for lang in paths.LANGS:
+        name = paths.employee_page(tokens["E1"], lang)
+        assert snapshot(out)[name][:2] == before[name][:2]
+
+
 def test_nothing_changed_means_nothing_written(world, tmp_path: Path) -> None:
     out = tmp_path / "site"
     build_site(world.store, out, workers=1)
