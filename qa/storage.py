@@ -122,6 +122,15 @@ def atomic_write(path: Path, payload: bytes, *, durable: bool = True) -> None:
         fsync_dir(path.parent)
 
 
+def file_token(path: Path) -> str | None:
+    """The token a durable file was stamped with when written (None: no file, or not stamped)."""
+    try:
+        with open(path, "rb") as handle:
+            return _token_of(handle.read(_PEEK))
+    except FileNotFoundError:
+        return None
+
+
 def _token_of(head: bytes) -> str | None:
     if len(head) >= _PEEK and head.startswith(_PREFIX):
         return head[len(_PREFIX) : _PEEK].decode("ascii", "replace")

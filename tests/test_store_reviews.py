@@ -4,6 +4,7 @@ by the previous qa/calibration.py and qa/disputes.py)."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import timedelta
 from pathlib import Path
@@ -187,3 +188,16 @@ def test_the_state_stamp_moves_with_each_write_of_its_tables_only(store: Store) 
     assert second != first
     store.update_evaluation("ev1", {"status": "approved"}, by="lea", action="approve")
     assert store.state_stamp("evaluations", "employees") != second
+
+
+def test_the_state_stamp_moves_even_when_a_rewrite_keeps_inode_mtime_and_size(store: Store) -> None:
+    add_evaluation(store, "ev1", {"greet": "yes", "thanks": "yes", "quality": 3, "steps": 2}, approve=False)
+    [path] = [p for p in (store.data_dir / "evaluations").rglob("*.json") if not p.name.startswith(".")]
+    before, stat = store.state_stamp("evaluations"), path.stat()
+    data = path.read_bytes()  # another write in the same clock tick, of the same size, on a reused inode:
+    with open(path, "r+b") as handle:  # only the token tells it apart
+        handle.write(data[:10] + bytes(reversed(data[10:42])) + data[42:])
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_mtime_ns, after.st_size) == (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+    assert store.state_stamp("evaluations") != before
