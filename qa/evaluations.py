@@ -414,10 +414,15 @@ def review_queue(store, actor: Actor) -> list[Evaluation]:
 def approve(store, actor: Actor, evaluation_id: str) -> Evaluation:
     """Approve a submitted evaluation: only approved evaluations reach the coaching site."""
     require(actor, "review")
-    evaluation = open_evaluation(store, actor, evaluation_id)
-    if evaluation.status not in ("submitted", "disputed"):
-        raise QAError(f"evaluation {evaluation_id} is {evaluation.status}: only a submitted one can be approved")
-    return store.update_evaluation(evaluation_id, {"status": "approved"}, by=actor.name, action="approve", details={})
+    open_evaluation(store, actor, evaluation_id)
+
+    def decide(current: Evaluation) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        # Checked again under the write lock: two leads deciding at once must not both decide.
+        if current.status not in ("submitted", "disputed"):
+            raise QAError(f"evaluation {evaluation_id} is {current.status}: only a submitted one can be approved")
+        return {"status": "approved"}, "approve", {}
+
+    return store.update_evaluation_with(evaluation_id, decide, by=actor.name)
 
 
 def return_to_evaluator(store, actor: Actor, evaluation_id: str, comment: str) -> Evaluation:
@@ -428,12 +433,14 @@ def return_to_evaluator(store, actor: Actor, evaluation_id: str, comment: str) -
         raise QAError("a returned evaluation needs a comment for its evaluator")
     if len(comment) > MAX_COMMENT:
         raise QAError(f"the comment is too long ({len(comment)} characters, at most {MAX_COMMENT})")
-    evaluation = open_evaluation(store, actor, evaluation_id)
-    if evaluation.status not in ("submitted", "disputed"):
-        raise QAError(f"evaluation {evaluation_id} is {evaluation.status}: only a submitted one can be returned")
-    return store.update_evaluation(
-        evaluation_id, {"status": "returned"}, by=actor.name, action="return", details={"comment": comment}
-    )
+    open_evaluation(store, actor, evaluation_id)
+
+    def decide(current: Evaluation) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        if current.status not in ("submitted", "disputed"):
+            raise QAError(f"evaluation {evaluation_id} is {current.status}: only a submitted one can be returned")
+        return {"status": "returned"}, "return", {"comment": comment}
+
+    return store.update_evaluation_with(evaluation_id, decide, by=actor.name)
 
 
 def reopen(store, actor: Actor, evaluation_id: str, *, clock: Clock = utcnow) -> dict[str, Any]:

@@ -268,3 +268,33 @@ def test_recent_evaluations_are_the_actors_own_of_the_last_months_plus_every_ret
     finally:
         reopened.close()
     Store.open(store.data_dir)  # keep the fixture's close() balanced
+
+
+def test_two_leads_deciding_one_evaluation_at_once_decide_it_once(store, mini_loaded):
+    """One lead approves while another returns the same evaluation (two app sessions, two
+    threads): exactly one decision lands in the audit log; the other is told it came too late."""
+    import threading
+
+    ids = [ev.submit(store, ALICE, mini_loaded, filled(store, ALICE, mini_loaded)).id for _ in range(10)]
+    refused: list[str] = []
+    for evaluation_id in ids:
+        start = threading.Barrier(2)
+
+        def decide(approve: bool, evaluation_id: str = evaluation_id, start: threading.Barrier = start) -> None:
+            start.wait()
+            try:
+                if approve:
+                    ev.approve(store, LEA, evaluation_id)
+                else:
+                    ev.return_to_evaluator(store, Actor("max", "qa_lead"), evaluation_id, "Le scénario manque")
+            except QAError as error:
+                refused.append(str(error))
+
+        threads = [threading.Thread(target=decide, args=(flag,)) for flag in (True, False)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        decisions = [e.action for e in store.audit_log(evaluation_id)][1:]
+        assert len(decisions) == 1, f"{evaluation_id}: {decisions}"
+    assert len(refused) == len(ids) and all("only a submitted one" in message for message in refused)
