@@ -12,12 +12,15 @@ It adds what TinyDB leaves out:
 * a header: the schema version, the body's length and CRC-32 (a damaged file is an error, never an
   empty database) and a small summary (ids, statuses) that can be read without the body;
 * an index (optional, per kind of file): for one table, where each document lies in the body and
-  the values of a few fields (`"index": {"table": t, "fields": [f, ...], "spans": {id: [value,
-  ..., start, length, crc32]}}` in the summary), so one employee's or one evaluator's evaluations
-  are read from their byte ranges, each checked by its own CRC, without parsing the whole file.
+  the values of a few fields, so one employee's or one evaluator's evaluations are read from
+  their byte ranges, each checked by its own CRC, without parsing the whole file. It is a line of
+  its own between the header and the body (`{id: [value, ..., start, length, crc32]}`), described
+  in the summary (`"index": {"table": t, "fields": [f, ...], "length": L, "crc32": C}`), so that
+  reading a header (ids, statuses) does not parse it.
 
 File format: two lines, `{"token":"<32 hex>","format":...,"schema":N,"length":L,"crc32":C,
-"summary":{...}}` then the TinyDB state `{"table": {"doc_id": {...}}}`.
+"summary":{...}}` then the TinyDB state `{"table": {"doc_id": {...}}}`; with an index, its line
+comes between them.
 """
 
 from __future__ import annotations
@@ -168,15 +171,22 @@ def split(data: bytes, path: Path) -> tuple[dict[str, Any], memoryview]:
     if newline < 0:
         newline = len(data)
     header = parse_header(data[:newline], path)
+    start = newline + 1 + index_bytes(header)  # the index line, if any, is checked by its reader
     end = len(data)
-    while end > newline + 1 and data[end - 1] == 10:  # trailing newlines
+    while end > start and data[end - 1] == 10:  # trailing newlines
         end -= 1
-    body = memoryview(data)[newline + 1 : end]
+    body = memoryview(data)[start:end]
     if len(body) != header.get("length"):
         raise UnreadableFile(str(path), f"truncated ({len(body)} of {header.get('length')} bytes)")
     if zlib.crc32(body) != header.get("crc32"):
         raise UnreadableFile(str(path), "checksum mismatch (the file was damaged or edited)")
     return header, body
+
+
+def index_bytes(header: dict[str, Any]) -> int:
+    """How many bytes the index line takes after the header line (its newline included)."""
+    index = (header.get("summary") or {}).get("index")
+    return int(index["length"]) + 1 if isinstance(index, dict) and "length" in index else 0
 
 
 def decode(data: bytes, path: Path) -> tuple[dict[str, Any], Tables]:
@@ -191,9 +201,9 @@ def decode(data: bytes, path: Path) -> tuple[dict[str, Any], Tables]:
     return header, tables
 
 
-def encode_indexed(tables: Tables, index: Index) -> tuple[bytes, dict[str, Any]]:
-    """`orjson.dumps(tables)`, byte for byte, and the index: where each document of the index's
-    table lies in the body, with the values of the index's fields.
+def encode_indexed(tables: Tables, index: Index) -> tuple[bytes, dict[str, list[Any]]]:
+    """`orjson.dumps(tables)`, byte for byte, and the index's spans: for each document of the
+    index's table, the values of the index's fields, then where it lies in the body and its CRC.
 
     The indexed table's documents are dumped one by one to learn their offsets in the body (the
     other tables in one call); compact JSON makes the joined pieces identical to a single dump.
@@ -225,22 +235,26 @@ def encode_indexed(tables: Tables, index: Index) -> tuple[bytes, dict[str, Any]]
         pieces.append(b"}")
         pos += 1
     pieces.append(b"}")
-    return b"".join(pieces), {"table": table, "fields": list(fields), "spans": spans}
+    return b"".join(pieces), spans
 
 
 def encode(
     tables: Tables, summary: dict[str, Any], token: str, index: Index | None = None
 ) -> tuple[bytes, dict[str, Any]]:
     """The file's bytes and the summary written in its header (with the index's spans, if any)."""
+    line = b""
     if index is None:
         body = orjson.dumps(tables)
     else:
-        body, found = encode_indexed(tables, index)
-        summary = {**summary, "index": found}
+        body, spans = encode_indexed(tables, index)
+        line = orjson.dumps(spans)
+        described = {"table": index[0], "fields": list(index[1]), "length": len(line), "crc32": zlib.crc32(line)}
+        summary = {**summary, "index": described}
+        line += b"\n"
     rest = orjson.dumps(
         {"format": FORMAT, "schema": SCHEMA, "length": len(body), "crc32": zlib.crc32(body), "summary": summary}
     )
-    return _PREFIX + token.encode("ascii") + b'",' + rest[1:] + b"\n" + body + b"\n", summary
+    return _PREFIX + token.encode("ascii") + b'",' + rest[1:] + b"\n" + line + body + b"\n", summary
 
 
 class DurableJSONStorage(Storage):
@@ -261,6 +275,8 @@ class DurableJSONStorage(Storage):
         self._summary_token: str | None = None
         self._body_bytes = 0
         self._header_bytes = 0
+        self._spans: dict[str, list[Any]] = {}  # the index line, parsed (see read_indexed)
+        self._spans_token: str | None = None
 
     @property
     def cached_bytes(self) -> int:
@@ -334,11 +350,20 @@ class DurableJSONStorage(Storage):
                 self._summary, self._summary_token = header.get("summary") or {}, token
                 self._header_bytes = len(line)
             index = self._summary.get("index") or {}
-            if index.get("table") != table or field_name not in index.get("fields", ()):
+            if index.get("table") != table or field_name not in index.get("fields", ()) or "length" not in index:
                 return None
             at = index["fields"].index(field_name)
-            base, out, size = len(line), [], 0
-            for key, span in index["spans"].items():
+            if self._spans_token != token:
+                raw = handle.read(int(index["length"]) + 1)[:-1]
+                if len(raw) != index["length"] or zlib.crc32(raw) != index.get("crc32"):
+                    raise UnreadableFile(str(self.path), "damaged index (length or checksum)")
+                try:
+                    self._spans = orjson.loads(raw)
+                except orjson.JSONDecodeError as error:
+                    raise UnreadableFile(str(self.path), f"damaged index ({error})") from None
+                self._spans_token = token
+            base, out, size = len(line) + int(index["length"]) + 1, [], 0
+            for key, span in self._spans.items():
                 if span[at] != value:
                     continue
                 start, length, crc = span[-3:]
@@ -417,8 +442,9 @@ class DurableJSONStorage(Storage):
 
     def forget(self) -> None:
         """Drop the cache; the next read parses the file again."""
-        self.token = self._tables = self._summary = self._summary_token = None
+        self.token = self._tables = self._summary = self._summary_token = self._spans_token = None
         self._body_bytes = self._header_bytes = 0
+        self._spans = {}
 
     def close(self) -> None:
         self.forget()

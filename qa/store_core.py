@@ -76,7 +76,7 @@ EVALUATIONS = Kind(
     index=("evaluations", ("employee_id", "evaluator")),  # someone's evaluations without parsing whole files
 )
 INTERACTIONS = Kind({"interactions": Interaction}, summary_of("interactions"))
-EVALUATION_INDEX = 3  # which index evaluation files carry; older folders are re-indexed when opened
+EVALUATION_INDEX = 4  # which index evaluation files carry; older folders are re-indexed when opened
 SMALL_FILES = {"employees": EMPLOYEES, "users": USERS, "site_tokens": SITE_TOKENS, "scorecards": SCORECARDS}
 
 R = TypeVar("R", bound=Record)
@@ -244,7 +244,8 @@ class StoreCore:
                 for name in self._parts.names(f"evaluations/{month}"):
                     part = self._part(name, EVALUATIONS)
                     index = (part.summary() or {}).get("index") or {}
-                    if tuple(index.get("fields", ())) != EVALUATIONS.index[1]:  # type: ignore[index]
+                    current = "length" in index and tuple(index.get("fields", ())) == EVALUATIONS.index[1]  # type: ignore[index]
+                    if not current:
                         with part.transaction() as tx:
                             tx.merge("evaluations", {})  # writes the file back as it is, indexed
             self._parts.evict()

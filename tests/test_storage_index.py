@@ -22,7 +22,7 @@ from hypothesis import strategies as st
 
 from qa.errors import StoreError, UnreadableFile
 from qa.partitions import summary_of
-from qa.storage import DurableJSONStorage, encode_indexed
+from qa.storage import DurableJSONStorage, decode, encode_indexed
 from qa.store import Store
 from qa.store_core import EVALUATION_INDEX
 from tests.store_support import evaluation, open_store
@@ -40,15 +40,14 @@ docs = st.dictionaries(st.text(max_size=6), st.dictionaries(st.text(max_size=5),
 @settings(max_examples=200, deadline=None)
 @given(st.dictionaries(st.sampled_from(["evaluations", "audit", 'é"x']), docs, max_size=3))
 def test_the_indexed_body_is_byte_for_byte_a_plain_dump_and_every_span_holds_its_document(tables: Any) -> None:
-    body, index = encode_indexed(tables, ("evaluations", ("employee_id", "evaluator")))
+    body, spans = encode_indexed(tables, ("evaluations", ("employee_id", "evaluator")))
     assert body == orjson.dumps(tables)
-    assert index["table"] == "evaluations" and index["fields"] == ["employee_id", "evaluator"]
-    for key, (employee, evaluator, start, length, crc) in index["spans"].items():
+    for key, (employee, evaluator, start, length, crc) in spans.items():
         doc = tables["evaluations"][key]
         assert orjson.loads(body[start : start + length]) == doc
         assert zlib.crc32(body[start : start + length]) == crc
         assert (employee, evaluator) == (doc.get("employee_id"), doc.get("evaluator"))
-    assert set(index["spans"]) == set(tables.get("evaluations", {}))
+    assert set(spans) == set(tables.get("evaluations", {}))
 
 
 def _storage(path: Path) -> DurableJSONStorage:
@@ -84,6 +83,21 @@ def test_a_damaged_byte_inside_a_document_is_caught_by_its_own_checksum(tmp_path
     path.write_bytes(path.read_bytes().replace(b"bien", b"mal!"))  # still JSON, same length and id
     with pytest.raises(UnreadableFile, match=r"f\.json.*index does not match"):
         _storage(path).read_indexed("evaluations", "employee_id", "x")
+
+
+def test_the_index_is_a_line_of_its_own_that_header_readers_skip_and_its_damage_is_reported(tmp_path: Path) -> None:
+    path = tmp_path / "f.json"
+    tables = {"evaluations": {"e1": {"id": "e1", "employee_id": "x", "evaluator": "s1"}}, "audit": {}}
+    _storage(path).write(tables)
+    header, index_line, body = path.read_bytes().split(b"\n")[:3]
+    described = orjson.loads(header)["summary"]["index"]
+    assert described["fields"] == ["employee_id", "evaluator"] and described["length"] == len(index_line)
+    assert "e1" in orjson.loads(index_line) and orjson.loads(body) == tables
+    assert decode(path.read_bytes(), path)[1] == tables  # a whole read skips the index line
+    path.write_bytes(path.read_bytes().replace(b'"s1"', b'"s2"', 1))  # in the index line only
+    with pytest.raises(UnreadableFile, match=r"f\.json.*damaged index"):
+        _storage(path).read_indexed("evaluations", "employee_id", "x")
+    assert decode(path.read_bytes(), path)[1] == tables  # the body itself is intact
 
 
 def test_a_span_that_does_not_hold_its_document_is_a_damaged_file(tmp_path: Path) -> None:
