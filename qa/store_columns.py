@@ -30,12 +30,14 @@ class _Section(msgspec.Struct, gc=False):
 
 class _Criterion(msgspec.Struct, gc=False):
     passed: bool | None = None
+    fraction: float | None = None
 
 
 class _Score(msgspec.Struct, gc=False, frozen=True):
     overall: float | None = None
     band: str | None = None
     critical_failed: bool | None = None
+    critical_failures: list[str] = []
     sections: dict[str, _Section] = {}
     criteria: dict[str, _Criterion] = {}
 
@@ -51,6 +53,8 @@ class _EvaluationRow(msgspec.Struct, gc=False):
     status: str = "submitted"
     interaction_id: str | None = None
     submitted_at: str | None = None
+    updated_at: str | None = None
+    visit: dict[str, Any] | None = None
     score: _Score = _Score()
 
 
@@ -76,7 +80,7 @@ _INTERACTIONS = msgspec.json.Decoder(_InteractionFile)
 _ANY = msgspec.json.Decoder()
 TEXT = pa.large_string()
 UTC_NS = pa.timestamp("ns", tz="UTC")
-SECTION, BEHAVIOUR, PASSED = "section.", "behaviour.", "passed."
+SECTION, BEHAVIOUR, PASSED, FRACTION = "section.", "behaviour.", "passed.", "fraction."
 
 
 def _number(value: Any) -> float | None:
@@ -93,6 +97,9 @@ def _lenient_score(score: Any) -> dict[str, Any]:
         "overall": _number(score.get("overall")),
         "band": score.get("band") if isinstance(score.get("band"), str) else None,
         "critical_failed": score.get("critical_failed") if isinstance(score.get("critical_failed"), bool) else None,
+        "critical_failures": [str(c) for c in failures]
+        if isinstance(failures := score.get("critical_failures"), list)
+        else [],
         "sections": {
             str(key): {
                 "behaviour": value.get("behaviour") if isinstance(value.get("behaviour"), str) else None,
@@ -102,7 +109,10 @@ def _lenient_score(score: Any) -> dict[str, Any]:
             if isinstance(value, Mapping)
         },
         "criteria": {
-            str(key): {"passed": value.get("passed") if isinstance(value.get("passed"), bool) else None}
+            str(key): {
+                "passed": value.get("passed") if isinstance(value.get("passed"), bool) else None,
+                "fraction": _number(value.get("fraction")),
+            }
             for key, value in (criteria.items() if isinstance(criteria, Mapping) else ())
             if isinstance(value, Mapping)
         },
@@ -115,8 +125,21 @@ def _evaluation_rows(body: bytes | memoryview) -> list[_EvaluationRow]:
     except msgspec.ValidationError:
         docs = (_ANY.decode(body) or {}).get("evaluations") or {}
         return [
-            msgspec.convert({**doc, "score": _lenient_score(doc.get("score"))}, _EvaluationRow) for doc in docs.values()
+            msgspec.convert(
+                {**doc, "score": _lenient_score(doc.get("score")), "visit": _lenient_visit(doc.get("visit"))},
+                _EvaluationRow,
+            )
+            for doc in docs.values()
         ]
+
+
+def _lenient_visit(visit: Any) -> dict[str, Any] | None:
+    return {str(k): v for k, v in visit.items()} if isinstance(visit, Mapping) else None
+
+
+def _scenario(visit: dict[str, Any] | None) -> str | None:
+    value = visit.get("scenario") if visit else None
+    return value if isinstance(value, str) else None
 
 
 def _utc(strings: Sequence[str | None]) -> pa.Array:
@@ -162,6 +185,9 @@ def _evaluation_table(rows: list[_EvaluationRow]) -> pa.Table:
         "overall": pa.array([r.score.overall for r in rows], pa.float64()),
         "band": pa.array([r.score.band for r in rows], TEXT),
         "critical_failed": pa.array([bool(r.score.critical_failed) for r in rows], pa.bool_()),
+        "critical_failures": pa.array([",".join(r.score.critical_failures) for r in rows], TEXT),
+        "scenario": pa.array([_scenario(r.visit) for r in rows], TEXT),
+        "updated_at": _utc([r.updated_at for r in rows]),
     }
     # Rows of one scorecard list the same sections and criteria in the same order: each group of
     # rows becomes one matrix, converted in C (None -> nan), instead of one assignment per value.
@@ -186,24 +212,32 @@ def _evaluation_table(rows: list[_EvaluationRow]) -> pa.Table:
                 scores[name][where[scored]] = matrix[scored, j]
     for name in sorted(scores):
         columns[name] = pa.array(scores[name], pa.float64(), from_pandas=True)
-    # Criterion results: None -> -1 (not scored), False -> 0, True -> 1.
-    groups: dict[tuple[str, ...], tuple[list[int], list[list[bool | None]]]] = {}
+    # Criterion results: None -> -1 (not scored), False -> 0, True -> 1; and the share of the
+    # criterion's weight earned (NaN when N/A or not scored).
+    groups: dict[tuple[str, ...], tuple[list[int], list[list[bool | None]], list[list[float | None]]]] = {}
     for i, row in enumerate(rows):
         criteria = row.score.criteria
         if criteria:
-            group = groups.setdefault(tuple(criteria), ([], []))
+            group = groups.setdefault(tuple(criteria), ([], [], []))
             group[0].append(i)
             group[1].append([c.passed for c in criteria.values()])
+            group[2].append([c.fraction for c in criteria.values()])
     passed: dict[str, np.ndarray] = {}
-    for keys, (positions, results) in groups.items():
+    fractions: dict[str, np.ndarray] = {}
+    for keys, (positions, results, shares) in groups.items():
         matrix = np.array(results, dtype=np.float64)  # None -> nan
         codes = np.where(np.isnan(matrix), -1, matrix).astype(np.int8)
+        earned = np.array(shares, dtype=np.float64).astype(np.float32)
         for j, key in enumerate(keys):
             if key not in passed:
                 passed[key] = np.full(n, -1, dtype=np.int8)
+                fractions[key] = np.full(n, np.nan, dtype=np.float32)
             passed[key][positions] = codes[:, j]
+            fractions[key][positions] = earned[:, j]
     for key in sorted(passed):
         columns[PASSED + key] = pa.array(passed[key], pa.int8())
+    for key in sorted(fractions):
+        columns[FRACTION + key] = pa.array(fractions[key], pa.float32(), from_pandas=True)
     return pa.table(columns)
 
 
@@ -254,7 +288,7 @@ class ArrowViews:
 
 
 # The names of the files on disk: change the version when a block's columns change.
-EVALUATION_VIEWS = ArrowViews("evaluation-rows.v1.arrow")
+EVALUATION_VIEWS = ArrowViews("evaluation-rows.v2.arrow")
 INTERACTION_VIEWS = ArrowViews("interaction-rows.v1.arrow")
 EVALUATION_SCHEMA = evaluation_block(b"{}")[0].schema
 INTERACTION_SCHEMA = interaction_block(b"{}")[0].schema
@@ -296,6 +330,8 @@ def _row_of(record: Any) -> _EvaluationRow:
         status=record.status,
         interaction_id=record.interaction_id,
         submitted_at=_iso(record.submitted_at),
+        updated_at=_iso(record.updated_at),
+        visit=record.visit,
         score=score,
     )
 

@@ -311,10 +311,13 @@ class EvaluationStore(StoreCore):
         """One row per evaluation (with this status, started in these months), oldest first.
 
         Columns: id, scorecard_id, scorecard_version, evaluator, employee_id, interaction_id,
-        channel, status, started_at and submitted_at (UTC), month and day (YYYY-MM, YYYY-MM-DD in
-        the evaluation's own offset), overall, band, critical_failed, then `section.<id>` and
-        `behaviour.<name>` scores (NaN when absent) and, with `criteria`, `passed.<criterion id>`
-        (int8: 1 passed, 0 failed, -1 not scored). Read from the files' bodies without building
+        channel, status, started_at, submitted_at and updated_at (UTC), month and day (YYYY-MM,
+        YYYY-MM-DD in the evaluation's own offset), overall, band, critical_failed,
+        critical_failures (the failed critical criteria's ids joined by ","), scenario (a visit's
+        `scenario` context, else null), then `section.<id>` and `behaviour.<name>` scores (NaN
+        when absent) and, with `criteria`, `passed.<criterion id>` (int8: 1 passed, 0 failed, -1
+        not scored) and `fraction.<criterion id>` (float32: the share of the criterion's weight
+        earned, NaN when N/A or not scored). Read from the files' bodies without building
         records, and cached per file until it changes: the whole store in a fraction of a second
         once read, a few seconds the first time for 100,000 evaluations.
         """
@@ -325,6 +328,7 @@ class EvaluationStore(StoreCore):
         from qa.store_columns import (
             EVALUATION_SCHEMA,
             EVALUATION_VIEWS,
+            FRACTION,
             PASSED,
             block_size,
             concat,
@@ -355,7 +359,7 @@ class EvaluationStore(StoreCore):
         if status is not None:
             table = table.filter(pc.equal(table["status"], status))
         if not criteria:
-            table = table.select([c for c in table.column_names if not c.startswith(PASSED)])
+            table = table.select([c for c in table.column_names if not c.startswith((PASSED, FRACTION))])
         return to_frame(table.sort_by([("started_at", "ascending"), ("id", "ascending")]))
 
     def audit_log(self, evaluation_id: str) -> list[AuditEntry]:

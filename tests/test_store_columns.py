@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 import pandas as pd
 import pytest
@@ -37,14 +38,20 @@ def snapshot(overall: float, passed: list[bool | None]) -> dict[str, Any]:
             "welcome": {"id": "welcome", "behaviour": "courtesy", "score": overall - 5, "answered": 2},
             "answer": {"id": "answer", "behaviour": "solution", "score": None, "answered": 0},
         },
-        "criteria": {f"c{i}": {"id": f"c{i}", "passed": p, "weight": 1.0} for i, p in enumerate(passed)},
+        "critical_failures": ["c0"] if passed[0] is False else [],
+        "criteria": {
+            f"c{i}": {"id": f"c{i}", "passed": p, "weight": 1.0, "fraction": None if p is None else float(p) * 0.75}
+            for i, p in enumerate(passed)
+        },
     }
 
 
 def test_evaluation_rows_hold_what_the_records_hold(store: Store) -> None:
     a = store.submit_evaluation(evaluation("emp-001", score=snapshot(80.0, [True, False, None])))
     b = store.submit_evaluation(evaluation("emp-002", score=snapshot(55.5, [False, True, True])))
-    visit = evaluation("emp-003", interaction_id=None, visit={"site": "Lyon"}, channel="face_to_face")
+    visit = evaluation(
+        "emp-003", interaction_id=None, visit={"site": "Lyon", "scenario": "purchase"}, channel="face_to_face"
+    )
     visit["started_at"] = datetime(2025, 7, 1, 0, 30, tzinfo=PARIS_SUMMER)  # June 30 in UTC, July locally
     c = store.submit_evaluation(visit)
     store.update_evaluation(b.id, {"status": "approved"}, by="lea", action="approve")
@@ -64,14 +71,21 @@ def test_evaluation_rows_hold_what_the_records_hold(store: Store) -> None:
     assert first["behaviour.courtesy"] == 75.0 and first["section.welcome"] == 75.0
     assert math.isnan(first["behaviour.solution"])  # a section without a score
     assert [first["passed.c0"], first["passed.c1"], first["passed.c2"]] == [1, 0, -1]
+    assert [first["fraction.c0"], first["fraction.c1"]] == [0.75, 0.0] and math.isnan(first["fraction.c2"])
+    assert first["critical_failures"] == "" and pd.isna(first["scenario"])
+    assert first["updated_at"] == pd.Timestamp(a.updated_at)
     assert rows.iloc[1]["critical_failed"] and rows.iloc[1]["passed.c0"] == 0
+    assert rows.iloc[1]["critical_failures"] == "c0" and rows.iloc[1]["updated_at"] == pd.Timestamp(
+        store.get_evaluation(b.id).updated_at
+    )
     last = rows.iloc[2]
     assert (last["month"], last["day"]) == ("2025-07", "2025-07-01")  # in its own offset
     assert pd.isna(last["interaction_id"]) and last["overall"] == 87.5 and last["passed.c0"] == -1
+    assert last["scenario"] == "purchase"
 
     assert list(store.evaluation_rows(status="approved")["id"]) == [b.id]
     assert list(store.evaluation_rows(months=["2025-07"])["id"]) == [c.id]
-    assert not any(name.startswith("passed.") for name in store.evaluation_rows().columns)
+    assert not any(name.startswith(("passed.", "fraction.")) for name in store.evaluation_rows().columns)
     assert store.evaluation_rows(status="disputed").empty
     assert list(store.evaluation_rows(status="disputed").columns)[:3] == ["id", "scorecard_id", "scorecard_version"]
     with pytest.raises(StoreError, match="YYYY-MM"):
@@ -184,7 +198,8 @@ sections = st.dictionaries(
     max_size=3,
 )
 criteria = st.dictionaries(
-    st.sampled_from(["x", "y", "z"]), st.one_of(st.fixed_dictionaries({"passed": score_values}), score_values)
+    st.sampled_from(["x", "y", "z"]),
+    st.one_of(st.fixed_dictionaries({"passed": score_values}, optional={"fraction": score_values}), score_values),
 )
 scores = st.one_of(
     st.fixed_dictionaries(
@@ -195,6 +210,7 @@ scores = st.one_of(
             "sections": sections,
             "criteria": criteria,
             "critical_failed": score_values,
+            "critical_failures": st.one_of(st.lists(st.text(max_size=3), max_size=2), score_values),
         },
     ),
     st.dictionaries(st.text(max_size=3), score_values, max_size=2),
@@ -212,12 +228,16 @@ def expected_row(score: dict[str, Any]) -> dict[str, Any]:
         "band": score.get("band") if isinstance(score.get("band"), str) else None,
     }
     out["critical_failed"] = score.get("critical_failed") is True
+    failures = score.get("critical_failures")
+    out["critical_failures"] = ",".join(map(str, failures)) if isinstance(failures, list) else ""
     for key, section in (score.get("sections") or {}).items():
         if isinstance(section, dict) and not math.isnan(number(section.get("score"))):
             out[f"section.{key}"] = out[f"behaviour.{section['behaviour']}"] = number(section["score"])
     for key, result in (score.get("criteria") or {}).items():
         passed = result.get("passed") if isinstance(result, dict) else None
         out[f"passed.{key}"] = {True: 1, False: 0}.get(passed, -1) if isinstance(passed, bool) else -1
+        fraction = number(result.get("fraction")) if isinstance(result, dict) else math.nan
+        out[f"fraction.{key}"] = float(np.float32(fraction))  # kept as float32
     return out
 
 
@@ -234,6 +254,8 @@ def test_any_score_snapshot_gives_the_obvious_row(snapshots: list[dict[str, Any]
         row = frame.iloc[i]
         for name, value in expected_row(score).items():
             got = row[name] if name in row.index else (-1 if name.startswith("passed.") else math.nan)
+            if name.startswith("fraction.") and name in row.index:
+                got = float(got)
             if isinstance(value, float) and math.isnan(value):
                 assert math.isnan(got), name
             elif value is None:
@@ -264,8 +286,8 @@ def test_views_kept_beside_their_files_serve_a_new_process_and_follow_changes(tm
     store.close()
     views = sorted(p.name for p in data.rglob(".*.arrow"))
     assert views == [
-        ".e" + views[0][2:4] + ".evaluation-rows.v1.arrow",
-        ".evaluation-rows.v1.arrow",  # the month's files combined, in the month's folder
+        ".e" + views[0][2:4] + ".evaluation-rows.v2.arrow",
+        ".evaluation-rows.v2.arrow",  # the month's files combined, in the month's folder
         ".i" + views[2][2:4] + ".interaction-rows.v1.arrow",
     ]
 
@@ -278,7 +300,7 @@ def test_views_kept_beside_their_files_serve_a_new_process_and_follow_changes(tm
     pd.testing.assert_frame_equal(again.interaction_frame(*year), frame)
     again.update_evaluation(ev.id, {"status": "approved"}, by="lea", action="approve")  # the view is stale now
     again.close()
-    for view in [*data.rglob(".i*.arrow"), *data.rglob(".evaluation-rows.v1.arrow")]:  # a damaged view is rebuilt
+    for view in [*data.rglob(".i*.arrow"), *data.rglob(".evaluation-rows.v2.arrow")]:  # a damaged view is rebuilt
         content = view.read_bytes()
         view.write_bytes(content[: content.index(b"\n") + 1] + b"garbage")
     last = fresh()
