@@ -333,6 +333,7 @@ class EvaluationStore(StoreCore):
             block_size,
             concat,
             evaluation_block,
+            in_order,
             to_frame,
         )
 
@@ -352,7 +353,7 @@ class EvaluationStore(StoreCore):
                         "evaluation_rows",
                         evaluation_block,
                         EVALUATION_VIEWS,
-                        lambda found: (block := concat(found, EVALUATION_SCHEMA), block_size(block)),
+                        lambda found: (block := in_order(concat(found, EVALUATION_SCHEMA)), block_size(block)),
                     )
                 )
         table = concat(blocks, EVALUATION_SCHEMA)
@@ -360,7 +361,7 @@ class EvaluationStore(StoreCore):
             table = table.filter(pc.equal(table["status"], status))
         if not criteria:
             table = table.select([c for c in table.column_names if not c.startswith((PASSED, FRACTION))])
-        return to_frame(table.sort_by([("started_at", "ascending"), ("id", "ascending")]))
+        return to_frame(in_order(table).combine_chunks())
 
     def audit_log(self, evaluation_id: str) -> list[AuditEntry]:
         """Every change to the evaluation, in order."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -285,11 +285,14 @@ def test_views_kept_beside_their_files_serve_a_new_process_and_follow_changes(tm
     rows, frame = store.evaluation_rows(criteria=True), store.interaction_frame(*year)
     store.close()
     views = sorted(p.name for p in data.rglob(".*.arrow"))
-    assert views == [
-        ".e" + views[0][2:4] + ".evaluation-rows.v2.arrow",
-        ".evaluation-rows.v2.arrow",  # the month's files combined, in the month's folder
-        ".i" + views[2][2:4] + ".interaction-rows.v1.arrow",
-    ]
+    assert (
+        views
+        == [
+            ".e" + views[0][2:4] + ".evaluation-rows.v3.arrow",
+            ".evaluation-rows.v3.arrow",  # the month's files combined, in the month's folder
+            ".i" + views[2][2:4] + ".interaction-rows.v1.arrow",
+        ]
+    )
 
     def fresh() -> Store:
         return Store(data.resolve(), storage="durable", clock=Clock(), cache_mb=64, lock_timeout=5,
@@ -300,7 +303,7 @@ def test_views_kept_beside_their_files_serve_a_new_process_and_follow_changes(tm
     pd.testing.assert_frame_equal(again.interaction_frame(*year), frame)
     again.update_evaluation(ev.id, {"status": "approved"}, by="lea", action="approve")  # the view is stale now
     again.close()
-    for view in [*data.rglob(".i*.arrow"), *data.rglob(".evaluation-rows.v2.arrow")]:  # a damaged view is rebuilt
+    for view in [*data.rglob(".i*.arrow"), *data.rglob(".evaluation-rows.v3.arrow")]:  # a damaged view is rebuilt
         content = view.read_bytes()
         view.write_bytes(content[: content.index(b"\n") + 1] + b"garbage")
     last = fresh()
@@ -309,3 +312,18 @@ def test_views_kept_beside_their_files_serve_a_new_process_and_follow_changes(tm
     backup = last.backup()
     assert not list(backup.rglob(".*.arrow"))  # caches are not backed up
     last.close()
+
+
+def test_rows_are_in_time_order_even_when_months_overlap_in_utc(store: Store) -> None:
+    """Months are folders by each evaluation's own offset: a June evening in Montréal comes after
+    a July night in Paris. Rows come in UTC order whatever the folders say."""
+    late_june = store.submit_evaluation(
+        evaluation("emp-001", started_at=datetime(2025, 6, 30, 23, 30, tzinfo=timezone(timedelta(hours=-5))))
+    )
+    early_july = store.submit_evaluation(
+        evaluation("emp-002", started_at=datetime(2025, 7, 1, 1, 0, tzinfo=PARIS_SUMMER))
+    )
+    rows = store.evaluation_rows()
+    assert list(rows["month"]) == ["2025-07", "2025-06"]
+    assert list(rows["id"]) == [early_july.id, late_june.id]
+    assert rows["started_at"].is_monotonic_increasing
