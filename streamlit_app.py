@@ -39,8 +39,9 @@ def pages_for(actor, t) -> list:
 
 def warm_up_dashboard() -> None:
     """Import what the dashboard needs (pandas, scipy.stats via qa.stats: ~1.3 s of CPU) in the
-    background, once per server, after a QA lead's page is drawn: its first open then pays only
-    for its data (bench/dashboard.py)."""
+    background, once per server, while the sign-in form waits for its user (and after a QA
+    lead's page is drawn, for a session already signed in): its first open then pays only for
+    its data (bench/dashboard.py)."""
     if "qa.dashboard" not in sys.modules:  # in there from the start of its import
         threading.Thread(target=importlib.import_module, args=("qa.dashboard",), name="warm-up", daemon=True).start()
 
@@ -55,6 +56,7 @@ if actor is None:
     # nothing of any page runs before it.
     st.navigation(pages_for(None, t), position="hidden")
     session.sign_in_screen()
+    warm_up_dashboard()
     st.stop()
 st.navigation(pages_for(actor, t), position="top").run()
 if actor.can("dashboard"):
