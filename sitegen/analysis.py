@@ -11,7 +11,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from itertools import chain
-from operator import itemgetter
+from operator import attrgetter, itemgetter
 from typing import Any
 
 import numpy as np
@@ -129,6 +129,21 @@ def _group_stats(
     values = list(chain.from_iterable(r.values() for r in rows))
     fractions = np.array(list(map(itemgetter("fraction"), values)), dtype=object).astype(float).reshape(shape)
     passed = np.array(list(map(itemgetter("passed"), values)), dtype=object).astype(float).reshape(shape)
+    return group_stats(card_id, criteria, weights, critical, fractions, passed, versions, n_total)
+
+
+def group_stats(
+    card_id: str,
+    criteria: tuple[str, ...],
+    weights: np.ndarray,
+    critical: np.ndarray,
+    fractions: np.ndarray,
+    passed: np.ndarray,
+    versions: Sequence[str],
+    n_total: int,
+) -> list[CriterionStat]:
+    """Criterion stats of one group from its matrices (a row per evaluation, a column per criterion):
+    `fractions` (NaN when N/A) and `passed` (1.0, 0.0, NaN when N/A) as floats."""
     answered = ~np.isnan(fractions)
     answered_weight = np.where(answered, weights, 0.0)
     totals = answered_weight.sum(axis=1)
@@ -167,14 +182,22 @@ def criterion_stats(evaluations: Sequence[Evaluation]) -> list[CriterionStat]:
         snapshots, versions = groups.setdefault(key, ([], []))
         snapshots.append(snapshot)
         versions.append(evaluation.scorecard_version)
+    return merge_stats(
+        _group_stats(card_id, criteria, snapshots, versions, len(evaluations))
+        for (card_id, criteria), (snapshots, versions) in groups.items()
+    )
+
+
+def merge_stats(groups: Iterable[list[CriterionStat]]) -> list[CriterionStat]:
+    """One stat per (scorecard, criterion) from the stats of each group, in the groups' order."""
     merged: dict[tuple[str, str], CriterionStat] = {}
-    for (card_id, criteria), (snapshots, versions) in groups.items():
-        for stat in _group_stats(card_id, criteria, snapshots, versions, len(evaluations)):
-            at = (card_id, stat.criterion_id)
+    for stats in groups:
+        for stat in stats:
+            at = (stat.card_id, stat.criterion_id)
             if at in merged:
                 old = merged[at]
                 stat = CriterionStat(
-                    card_id,
+                    stat.card_id,
                     stat.criterion_id,
                     tuple(dict.fromkeys(old.versions + stat.versions)),
                     old.passes + stat.passes,
@@ -219,9 +242,14 @@ def lagging_behaviour(behaviours: Mapping[str, Interval]) -> Lag | None:
 
 def headline_band(evaluations: Sequence[Evaluation], mean: float, cards: CardBook) -> tuple[str, str] | None:
     """The band of the mean on the scorecard most of the evaluations used."""
+    return band_of(map(attrgetter("scorecard_id"), evaluations), mean, cards)
+
+
+def band_of(card_ids: Iterable[str], mean: float, cards: CardBook) -> tuple[str, str] | None:
+    """The band of the mean on the most used of these evaluations' scorecards."""
     counts: dict[str, int] = defaultdict(int)
-    for evaluation in evaluations:
-        counts[evaluation.scorecard_id] += 1
+    for card_id in card_ids:
+        counts[card_id] += 1
     card_id = min(counts, key=lambda c: (-counts[c], c))
     card = cards.card(card_id)
     if card is None:

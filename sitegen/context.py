@@ -19,7 +19,7 @@ from qa.scorecard_model import BEHAVIOURS
 from sitegen import charts, wording
 from sitegen.analysis import CriterionStat, EmployeeAnalysis
 from sitegen.cards import CardBook
-from sitegen.frame import Analysed
+from sitegen.frame import Analysed, Columns
 from sitegen.privacy import Redactor
 
 # Comments and debriefs of this many most recent evaluations are shown (the table lists them all).
@@ -191,7 +191,8 @@ def _scenario_label(cards: CardBook, card_id: str, version: str, scenario: Any, 
 
 
 def evaluation_rows(
-    evaluations: Sequence[Evaluation],
+    columns: Columns,
+    employee_id: str,
     overall_scores: Sequence[float | None],
     failed_criteria: Sequence[tuple[str, ...]],
     cards: CardBook,
@@ -203,8 +204,8 @@ def evaluation_rows(
     A page may list a hundred evaluations: a Jinja loop escaping six cells a row was the largest
     cost of a build (a million escapes for a thousand people). The few labels that repeat are
     escaped once per page here; dates and scores are our own formatted numbers (digits, '-', '.',
-    ','), which escaping leaves unchanged, so they are written as they are. Each evaluation is
-    read once for all languages (reading it is what costs: its fields are scattered in memory).
+    ','), which escaping leaves unchanged, so they are written as they are. The cells come from
+    the employee's rows of `columns` (sitegen.frame), read once for all languages.
     """
     none = {lang: escape(t("site.none", lang)) for lang in langs}
     no_failure = {lang: escape(t("site.employee.critical_none", lang)) for lang in langs}
@@ -215,13 +216,16 @@ def evaluation_rows(
     rows: list[list[str]] = [[] for _ in langs]
     no_score: tuple[str, ...] = tuple(none[lang] for lang in langs)
     no_failures: tuple[str, ...] = tuple(no_failure[lang] for lang in langs)
-    for evaluation, overall, failed_ids in zip(
-        reversed(evaluations), reversed(overall_scores), reversed(failed_criteria), strict=True
+    start, stop = columns.spans[employee_id]
+    texts = columns.texts
+    fields = ("scorecard_id", "scorecard_version", "channel", "band", "scenario", "day")
+    for card_id, version, channel, band, scenario, day_text, overall, failed_ids in zip(
+        *(reversed(texts[name][start:stop].tolist()) for name in fields),
+        reversed(overall_scores),
+        reversed(failed_criteria),
+        strict=True,
     ):
-        card_id, version = evaluation.scorecard_id, evaluation.scorecard_version
-        band = (evaluation.score or _EMPTY).get("band")
-        scenario = (evaluation.visit or _EMPTY).get("scenario")
-        key = (card_id, version, evaluation.channel, band, scenario if isinstance(scenario, str) else None)
+        key = (card_id, version, channel, band, scenario)
         cells = labels.get(key)
         if cells is None:
             cells = labels[key] = tuple(_label_cells(cards, key, lang, none[lang]) for lang in langs)
@@ -245,8 +249,7 @@ def evaluation_rows(
             else:
                 score = tuple(text.replace(".", ",") if lang == "fr" else text for lang in langs)
             scores[overall] = score
-        moment = evaluation.started_at
-        day = f'<tr><th scope="row">{moment.year:04d}-{moment.month:02d}-{moment.day:02d}'
+        day = f'<tr><th scope="row">{day_text}'  # YYYY-MM-DD (checked by sitegen.frame.columns_of)
         for i, (middle, band_cell) in enumerate(cells):
             rows[i].append(f"{day}{middle}{score[i]}{band_cell}{critical[i]}</td></tr>\n")
     # every label is escaped above; dates and scores are digits

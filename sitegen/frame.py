@@ -1,21 +1,43 @@
-"""The numbers of a slice of employees' pages: each one's analysis and what their rows show.
+"""The numbers of a slice of employees' pages, from the store's columns of their evaluations.
 
-Measured on 1,000 people and 85,000 evaluations: grouping the snapshots of *all* employees into
-one matrix per list of criteria and summing per employee with `np.add.reduceat` was about twice
-as slow as analysing one person at a time (1.0 s against 0.45 s for 300 people). The cost is
-reading some forty small dicts per evaluation, not the arithmetic, and one person's snapshots
-(~85 of them) stay in the processor's cache while a whole-frame pass walks hundreds of megabytes
-of scattered dicts once per field. So the work is done person by person, on arrays per person.
+`Columns` holds one row per approved evaluation of the employees analysed (each employee's rows
+contiguous, oldest first), read from `Store.evaluation_rows(criteria=True)` (or, for a few
+employees, from their records through `qa.store_columns.evaluation_frame`: same columns). The
+analysis then never reads the score snapshots' small dicts, which cost more than everything else
+(some forty per evaluation); only the ~12 evaluations whose comments a page shows are read as
+records. The arithmetic is `sitegen.analysis`' own (`group_stats`, `merge_stats`, `qa.stats`
+intervals) on the same float64 values in the same order, so the pages are the same to the byte.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from operator import attrgetter
+from typing import Any
 
+import numpy as np
+import pandas as pd
+
+from qa.errors import QAError
 from qa.models import Evaluation
-from sitegen.analysis import EmployeeAnalysis, analyse_employee, evaluation_facts
+from qa.scorecard_model import BEHAVIOURS
+from qa.store_columns import evaluation_frame
+from sitegen.analysis import (
+    TREND_PERIODS,
+    EmployeeAnalysis,
+    band_of,
+    group_stats,
+    lagging_behaviour,
+    merge_stats,
+    strengths_and_focus,
+)
 from sitegen.cards import CardBook
+from sitegen.fast_stats import mean_interval, verdict
+
+FRACTION, PASSED, SECTION = "fraction.", "passed.", "section."
+TEXTS = ("scorecard_id", "scorecard_version", "channel", "month", "day", "band", "scenario", "critical_failures")
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,27 +50,205 @@ class Analysed:
     behaviour_means: dict[str, float]  # plain mean of each behaviour's scores (for the leads)
 
 
-def analyse_one(evaluations: Sequence[Evaluation], cards: CardBook, planning_stdev: float | None) -> Analysed:
-    facts = [evaluation_facts(e) for e in evaluations]
-    sums: dict[str, list[float]] = {}
-    for fact in facts:
-        for behaviour, value in fact.behaviours.items():
-            if behaviour in sums:
-                acc = sums[behaviour]
-                acc[0] += value
-                acc[1] += 1
-            else:
-                sums[behaviour] = [value, 1]
-    return Analysed(
-        analyse_employee(evaluations, facts, cards, planning_stdev),
-        [f.overall for f in facts],
-        [f.critical_failures for f in facts],
-        {b: total / count for b, (total, count) in sums.items()},
+@dataclass(frozen=True)
+class Layout:
+    """What every score snapshot of one scorecard version lists (read from one of its records)."""
+
+    criteria: tuple[str, ...]  # in the snapshot's order
+    weights: np.ndarray
+    critical: np.ndarray
+    behaviours: tuple[tuple[str, tuple[str, ...]], ...]  # behaviour -> its sections, in order
+
+
+@dataclass
+class Columns:
+    """Evaluation columns of some employees: each one's rows are `spans[id]` (start, stop)."""
+
+    spans: dict[str, tuple[int, int]]
+    texts: dict[str, np.ndarray]  # TEXTS as object arrays (None when missing)
+    overall: np.ndarray  # float64, NaN when missing
+    behaviours: dict[str, np.ndarray]  # mean of each behaviour's scored sections, NaN when none
+    layouts: dict[tuple[str, str], Layout]
+    criterion: dict[str, int]  # criterion id -> its column in `fractions` and `passed`
+    fractions: np.ndarray  # float64 (rows x criteria), NaN when N/A
+    passed: np.ndarray  # float64: 1.0, 0.0, NaN when N/A or not scored
+    from_store: bool  # read from the store's frame (False: from the records)
+
+
+def _layout(evaluation: Evaluation) -> Layout:
+    snapshot: Mapping[str, Any] = evaluation.score or {}
+    criteria = snapshot.get("criteria") or {}
+    sections: dict[str, list[str]] = {}
+    for key, section in (snapshot.get("sections") or {}).items():
+        if section.get("behaviour"):
+            sections.setdefault(section["behaviour"], []).append(key)
+    return Layout(
+        tuple(criteria),
+        np.array([criteria[c]["weight"] for c in criteria], dtype=float),
+        np.array([bool(criteria[c]["critical"]) for c in criteria]),
+        tuple((b, tuple(keys)) for b, keys in sections.items()),
     )
 
 
-def analyse_many(
-    people: Sequence[Sequence[Evaluation]], cards: CardBook, planning_stdev: float | None
-) -> list[Analysed]:
-    """`analyse_one` for each list of approved evaluations (oldest first)."""
-    return [analyse_one(evaluations, cards, planning_stdev) for evaluations in people]
+def exact_shares(values: np.ndarray) -> np.ndarray:
+    """Float64 shares from float32 columns: a share is k/d for a small d (a rating's or points'
+    scale), and the float32 of k/d gives k/d back exactly as scoring computed it in float64."""
+    if values.dtype != np.float32:
+        return values.astype(np.float64)
+    found = np.sort(pd.unique(values.ravel()))  # a few dozen values (NaN last)
+    exact = found.astype(np.float64)
+    for at, value in enumerate(found.tolist()):
+        for d in range(1, 101) if value == value else ():
+            guess = round(value * d) / d
+            if np.float32(guess) == found[at]:
+                exact[at] = guess
+                break
+    return exact[np.searchsorted(found, values)]
+
+
+_STAMP = attrgetter("id", "updated_at")
+
+
+def columns_of(
+    frame: pd.DataFrame | None, evaluations: Mapping[str, Sequence[Evaluation]], ids: Sequence[str]
+) -> Columns:
+    """The columns of these employees' evaluations (`evaluations`: the load stage's lists) from the
+    store's frame of approved evaluations, or from the records when there is no frame or when the
+    frame does not hold exactly these evaluations (the store changed since they were read)."""
+    records = [e for i in ids for e in evaluations.get(i, ())]
+    positions = None
+    if frame is not None and records:
+        wanted, changed = zip(*map(_STAMP, records), strict=True)
+        positions = pd.Index(frame["id"]).get_indexer(wanted)
+        if (positions < 0).any():
+            positions = None
+        else:
+            # An evaluation updated since the load read it (another session of the app) is read
+            # from its record instead: a page shows what its fingerprint says. (Seconds as floats:
+            # converting 100,000 offset-aware times to nanoseconds costs ten times more.)
+            stamps = pd.DatetimeIndex(frame["updated_at"]).as_unit("ns").asi8[positions]
+            seconds = stamps / 1e9
+            seconds[stamps == np.iinfo(np.int64).min] = np.nan  # NaT: never updated
+            expected = np.array([np.nan if c is None else c.timestamp() for c in changed])
+            if not np.allclose(seconds, expected, rtol=0.0, atol=1e-3, equal_nan=True):
+                positions = None
+    from_store = positions is not None
+    if positions is None:
+        frame = evaluation_frame(records)
+        positions = np.arange(len(records))
+    assert frame is not None
+    spans, start = {}, 0
+    for i in ids:
+        stop = start + len(evaluations.get(i, ()))
+        spans[i] = (start, stop)
+        start = stop
+    texts = {name: frame[name].to_numpy(dtype=object, na_value=None)[positions] for name in TEXTS}
+    # Pages write the day as it is (no escaping per row): it must be a date, as the store's
+    # validated records write it.
+    if len(positions) and not pd.Series(texts["day"], dtype=object).str.fullmatch(r"\d{4}-\d\d-\d\d").all():
+        raise QAError("an approved evaluation's start time does not begin with a YYYY-MM-DD date")
+    layouts: dict[tuple[str, str], Layout] = {}
+    for e in records:
+        if (e.scorecard_id, e.scorecard_version) not in layouts:
+            layouts[(e.scorecard_id, e.scorecard_version)] = _layout(e)
+    names = [c[len(FRACTION) :] for c in frame.columns if c.startswith(FRACTION)]
+    fractions = exact_shares(frame[[FRACTION + c for c in names]].to_numpy()[positions])
+    passed = frame[[PASSED + c for c in names]].to_numpy()[positions].astype(np.float64)
+    passed[passed < 0] = np.nan
+    overall = frame["overall"].to_numpy(dtype=np.float64, na_value=np.nan)[positions]
+    behaviours: dict[str, np.ndarray] = {}
+    keys = np.array([f"{c}\0{v}" for c, v in zip(texts["scorecard_id"], texts["scorecard_version"], strict=True)])
+    for (card_id, version), layout in layouts.items():
+        rows = np.flatnonzero(keys == f"{card_id}\0{version}")
+        for behaviour, sections in layout.behaviours:
+            total, count = np.zeros(len(rows)), np.zeros(len(rows))
+            for section in sections:
+                column = SECTION + section
+                if column not in frame.columns:
+                    continue
+                values = frame[column].to_numpy(dtype=np.float64, na_value=np.nan)[positions[rows]]
+                scored = ~np.isnan(values)
+                total = np.where(scored, total + values, total)
+                count += scored
+            target = behaviours.setdefault(behaviour, np.full(len(positions), np.nan))
+            target[rows] = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    if len(overall) and not np.all(np.isfinite(overall[~np.isnan(overall)])):
+        raise QAError("an evaluation's overall score is not a finite number")
+    return Columns(
+        spans, texts, overall, behaviours, layouts, {c: j for j, c in enumerate(names)}, fractions, passed, from_store
+    )
+
+
+def _quarter(month: str) -> str:
+    return f"{month[:4]}-Q{(int(month[5:7]) - 1) // 3 + 1}"
+
+
+def analyse_one(columns: Columns, employee_id: str, cards: CardBook, planning_stdev: float | None) -> Analysed:
+    """One employee's analysis from their rows (see `sitegen.analysis.analyse_employee`)."""
+    start, stop = columns.spans[employee_id]
+    texts = {name: values[start:stop].tolist() for name, values in columns.texts.items()}
+    overall = [None if v != v else v for v in columns.overall[start:stop].tolist()]
+    scores = [v for v in overall if v is not None]
+    headline = verdict(scores, fallback_stdev=planning_stdev)
+    band = None
+    if headline.conclusive and headline.interval.mean is not None:
+        band = band_of(texts["scorecard_id"], headline.interval.mean, cards)
+    by_behaviour: dict[str, list[float]] = {b: [] for b in BEHAVIOURS}
+    for behaviour, values in columns.behaviours.items():
+        found = values[start:stop]
+        by_behaviour.setdefault(behaviour, []).extend(found[~np.isnan(found)].tolist())
+    by_period: dict[str, list[float]] = defaultdict(list)
+    for month, value in zip(texts["month"], overall, strict=True):
+        if value is not None:
+            by_period[_quarter(month)].append(value)
+    behaviours = {b: mean_interval(values) for b, values in by_behaviour.items()}
+    periods = [(p, mean_interval(by_period[p])) for p in sorted(by_period)[-TREND_PERIODS:]]
+    strengths, focus = strengths_and_focus(_criterion_stats(columns, start, stop, texts))
+    analysis = EmployeeAnalysis(
+        n=len(scores),
+        headline=headline,
+        band=band,
+        behaviours=behaviours,
+        periods=periods,
+        strengths=strengths,
+        focus=focus,
+        lag=lagging_behaviour(behaviours),
+    )
+    failures = [tuple(f.split(",")) if f else () for f in texts["critical_failures"]]
+    means = {b: sum(values) / len(values) for b, values in by_behaviour.items() if values}
+    return Analysed(analysis, overall, failures, means)
+
+
+def _criterion_stats(columns: Columns, start: int, stop: int, texts: dict[str, list[Any]]) -> list[Any]:
+    """Criterion stats grouped as `sitegen.analysis.criterion_stats` groups snapshots: by scorecard
+    and list of criteria, weights from the group's first evaluation."""
+    groups: dict[tuple[str, tuple[str, ...]], tuple[Layout, list[int], list[str]]] = {}
+    for row, (card_id, version) in enumerate(zip(texts["scorecard_id"], texts["scorecard_version"], strict=True)):
+        layout = columns.layouts[(card_id, version)]
+        if not layout.criteria:
+            continue
+        group = groups.setdefault((card_id, layout.criteria), (layout, [], []))
+        group[1].append(start + row)
+        group[2].append(version)
+    out = []
+    for (card_id, criteria), (layout, rows, versions) in groups.items():
+        at = [columns.criterion[c] for c in criteria]
+        where = np.ix_(rows, at)
+        out.append(
+            group_stats(
+                card_id,
+                criteria,
+                layout.weights,
+                layout.critical,
+                columns.fractions[where],
+                columns.passed[where],
+                versions,
+                stop - start,
+            )
+        )
+    return merge_stats(out)
+
+
+def analyse_many(columns: Columns, ids: Sequence[str], cards: CardBook, planning_stdev: float | None) -> list[Analysed]:
+    """`analyse_one` for each of these employees."""
+    return [analyse_one(columns, i, cards, planning_stdev) for i in ids]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import threading
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from operator import attrgetter, is_
 from pathlib import Path
@@ -28,7 +28,8 @@ from sitegen.cards import CardBook, VersionKey
 
 @dataclass
 class SiteData:
-    """Everything the context stage reads; nothing in it touches the store again."""
+    """Everything the context stage reads; nothing in it touches the store again but the bulk read
+    of `evaluation_rows`, which the build makes at most once."""
 
     employees: dict[str, Employee]  # active employees, by id
     evaluations: dict[str, list[Evaluation]]  # approved, by employee, oldest first
@@ -36,6 +37,9 @@ class SiteData:
     tokens: dict[str, str]  # employee id -> site token
     assignments: list[Assignment] = field(default_factory=list)
     all_names: list[str] = field(default_factory=list)  # every employee's name, for redaction
+    # The store's columns of approved evaluations (`Store.evaluation_rows(criteria=True)`), read by
+    # the build only when it analyses many employees (a full build); None: from the records.
+    evaluation_rows: Callable[[], Any] | None = None
 
 
 def _card_versions(
@@ -161,6 +165,9 @@ def load_site_data(store: Any, scorecards_dir: str | Path = DEFAULT_DIR) -> Site
         tokens=tokens,
         assignments=list(store.assignments()),
         all_names=sorted({e.display_name for e in everyone}),
+        evaluation_rows=(lambda: store.evaluation_rows(status="approved", criteria=True))
+        if hasattr(store, "evaluation_rows")
+        else None,
     )
 
 

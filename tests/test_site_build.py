@@ -223,3 +223,48 @@ def test_old_scorecard_versions_keep_their_own_wording(world, tmp_path: Path) ->
         text = (out / paths.employee_page(token, lang)).read_text()
         assert label.replace("'", "&#39;") in text and tip.replace("'", "&#39;") in text
         assert current.criterion("greeted_at_door").label.get(lang).replace("'", "&#39;") in text
+
+
+def test_the_store_columns_give_the_analysis_of_the_records(world, tmp_path: Path) -> None:
+    """The build analyses columns (the store's frame for a full build, the records' for a rebuild);
+    `sitegen.analysis` defines the numbers from the records' snapshots: they are exactly equal."""
+    import numpy as np
+
+    from sitegen.analysis import analyse_employee, evaluation_facts
+    from sitegen.frame import analyse_one, columns_of
+    from sitegen.load import load_site_data
+
+    # A second scorecard version, and a person with evaluations on both (two groups of criteria).
+    test_old_scorecard_versions_keep_their_own_wording(world, tmp_path)
+    card = world.cards["mystery_visit"]
+    given = answers(card.card, failing=["greeted_at_door"])
+    world.store.import_evaluations([{
+        "id": "new-E5", "scorecard_id": "mystery_visit", "scorecard_version": card.version, "evaluator": "shopper1",
+        "employee_id": "E5", "channel": "face_to_face", "started_at": "2025-03-01T23:30:00-05:00",
+        "answers": given, "score": score(card.card, given).to_dict(), "status": "approved",
+        "visit": {"scenario": "complaint"},
+    }], by="test")  # fmt: skip
+    data = load_site_data(world.store)
+    assert data.evaluation_rows is not None
+    ids = sorted(data.evaluations)
+    assert len({(e.scorecard_id, e.scorecard_version) for i in ids for e in data.evaluations[i]}) >= 3
+    for frame, from_store in ((data.evaluation_rows(), True), (None, False)):
+        columns = columns_of(frame, data.evaluations, ids)
+        assert columns.from_store is from_store
+        for employee_id in ids:
+            records = data.evaluations[employee_id]
+            facts = [evaluation_facts(e) for e in records]
+            for planning in (None, 7.5):
+                got = analyse_one(columns, employee_id, data.cards, planning)
+                assert got.analysis == analyse_employee(records, facts, data.cards, planning), employee_id
+                assert got.overall == [f.overall for f in facts]
+                assert got.failures == [f.critical_failures for f in facts]
+                assert got.analysis.n == len(records)
+            start, stop = columns.spans[employee_id]
+            assert columns.texts["day"][start:stop].tolist() == [e.started_at.date().isoformat() for e in records]
+    # The store keeps shares as float32: a share of k/d points comes back as scoring's float64 k/d.
+    shares = np.array([[1 / 3, 2 / 3, 0.25, 0.7, 1.0, 0.0, np.nan]], dtype=np.float32).T
+    from sitegen.frame import exact_shares
+
+    back = exact_shares(shares)[:, 0].tolist()
+    assert back[:6] == [1 / 3, 2 / 3, 0.25, 0.7, 1.0, 0.0] and np.isnan(back[6])
