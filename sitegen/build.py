@@ -35,7 +35,7 @@ from qa.models import Employee, Evaluation
 from qa.scorecards import DEFAULT_DIR
 from sitegen import context, context_leads, manifest, paths, wording
 from sitegen.context_leads import Member
-from sitegen.frame import Analysed, Columns, analyse_many, columns_of
+from sitegen.frame import Analysed, Columns, Source, analyse_many, columns_of, source_of
 from sitegen.load import SiteData, customer_references, load_site_data
 from sitegen.manifest import Entries, Writer, fingerprint
 from sitegen.privacy import Redactor
@@ -154,7 +154,7 @@ class _State:
     redactor: Redactor
     references: dict[str, str]
     stamps: dict[str, str]
-    columns: Columns  # the evaluations of the employees analysed in this build
+    source: Source | None  # the store's frame of evaluations (None: a slice reads its records)
 
 
 _STATE: _State | None = None
@@ -165,11 +165,12 @@ _BUILDING = threading.Lock()
 _MEMBERS: dict[str, Member] = {}
 
 
-def _members(state: _State, ids: list[str]) -> list[tuple[Member, Analysed]]:
-    """The analysis of these employees (all at once: see sitegen.frame) with their leads' summary."""
+def _members(state: _State, ids: list[str]) -> tuple[Columns, list[tuple[Member, Analysed]]]:
+    """The columns and analysis of these employees (see sitegen.frame) with their leads' summary."""
     data = state.data
-    analysed = analyse_many(state.columns, ids, data.cards, state.planning)
-    return [(Member.of(data.employees[i], a), a) for i, a in zip(ids, analysed, strict=True)]
+    columns = columns_of(state.source, data.evaluations, ids)
+    analysed = analyse_many(columns, ids, data.cards, state.planning)
+    return columns, [(Member.of(data.employees[i], a), a) for i, a in zip(ids, analysed, strict=True)]
 
 
 JobResult = tuple[list[str], list[Member], Entries, int, int]
@@ -185,14 +186,15 @@ def _employees_job(ids: list[str], state: _State | None = None, progress: Callab
     assert state is not None, "the build state is set before jobs run"
     writer = Writer(state.out, state.old)
     members = []
-    for employee_id, (member, analysed) in zip(ids, _members(state, ids), strict=True):
+    columns, found = _members(state, ids)
+    for employee_id, (member, analysed) in zip(ids, found, strict=True):
         employee = member.employee
         evaluations = state.data.evaluations.get(employee_id, [])
         token = state.data.tokens[employee_id]
         page = {lang: paths.employee_page(token, lang) for lang in paths.LANGS}
         redacted = context.redacted_texts(employee, evaluations, state.redactor, state.references)
         rows = context.evaluation_rows(
-            state.columns, employee_id, analysed.overall, analysed.failures, state.data.cards, paths.LANGS
+            columns, employee_id, analysed.overall, analysed.failures, state.data.cards, paths.LANGS
         )
         for lang in paths.LANGS:
             twin = page["en" if lang == "fr" else "fr"]
@@ -342,15 +344,15 @@ def _build(
     shown = [i for e in dirty for i in context.displayed_evaluations(data.evaluations.get(e, []))]
     dirty_set = set(dirty)
     analysed = dirty + [e.id for e in employees if e.id not in dirty_set and stamps[e.id] not in _MEMBERS]
-    columns = columns_of(_frame(data, analysed), data.evaluations, analysed)
-    state = _State(data, out, old, planning, Redactor(data.all_names), references(shown), stamps, columns)
+    source = _source(data, analysed)
+    state = _State(data, out, old, planning, Redactor(data.all_names), references(shown), stamps, source)
     results = _run_jobs(state, dirty, workers if workers is not None else default_workers(), step)
     for ids, members, entries, written, unchanged in results:
         for employee_id, member in zip(ids, members, strict=True):
             _MEMBERS[stamps[employee_id]] = member
         writer.merge(entries, written, unchanged)
     missing = [e.id for e in employees if stamps[e.id] not in _MEMBERS]
-    for employee_id, (member, _) in zip(missing, _members(state, missing), strict=True):
+    for employee_id, (member, _) in zip(missing, _members(state, missing)[1] if missing else [], strict=True):
         _MEMBERS[stamps[employee_id]] = member
 
     def member_of(employee: Employee) -> Member:
@@ -373,12 +375,12 @@ def _build(
 FRAME_FROM = 5000
 
 
-def _frame(data: SiteData, ids: list[str]) -> Any:
+def _source(data: SiteData, ids: list[str]) -> Source | None:
     """The store's frame of approved evaluations when many are analysed, else None (records)."""
     count = sum(len(data.evaluations.get(i, ())) for i in ids)
     if count < FRAME_FROM or data.evaluation_rows is None:
         return None
-    return data.evaluation_rows()
+    return source_of(data.evaluation_rows())
 
 
 def _leads_pages(

@@ -54,6 +54,8 @@ class Analysed:
 class Layout:
     """What every score snapshot of one scorecard version lists (read from one of its records)."""
 
+    card_id: str
+    version: str
     criteria: tuple[str, ...]  # in the snapshot's order
     weights: np.ndarray
     critical: np.ndarray
@@ -68,7 +70,10 @@ class Columns:
     texts: dict[str, np.ndarray]  # TEXTS as object arrays (None when missing)
     overall: np.ndarray  # float64, NaN when missing
     behaviours: dict[str, np.ndarray]  # mean of each behaviour's scored sections, NaN when none
-    layouts: dict[tuple[str, str], Layout]
+    layouts: list[Layout]  # of each (scorecard, version), in order of first appearance
+    layout: np.ndarray  # each row's layout (index into `layouts`)
+    group: np.ndarray  # each row's group of criteria (scorecard, list of criteria); -1: none
+    quarter: np.ndarray  # each row's quarter (YYYY-Qn, in the evaluation's own offset), objects
     criterion: dict[str, int]  # criterion id -> its column in `fractions` and `passed`
     fractions: np.ndarray  # float64 (rows x criteria), NaN when N/A
     passed: np.ndarray  # float64: 1.0, 0.0, NaN when N/A or not scored
@@ -83,6 +88,8 @@ def _layout(evaluation: Evaluation) -> Layout:
         if section.get("behaviour"):
             sections.setdefault(section["behaviour"], []).append(key)
     return Layout(
+        evaluation.scorecard_id,
+        evaluation.scorecard_version,
         tuple(criteria),
         np.array([criteria[c]["weight"] for c in criteria], dtype=float),
         np.array([bool(criteria[c]["critical"]) for c in criteria]),
@@ -109,57 +116,79 @@ def exact_shares(values: np.ndarray) -> np.ndarray:
 _STAMP = attrgetter("id", "updated_at")
 
 
-def columns_of(
-    frame: pd.DataFrame | None, evaluations: Mapping[str, Sequence[Evaluation]], ids: Sequence[str]
-) -> Columns:
+@dataclass
+class Source:
+    """The store's frame of approved evaluations, with what every slice's `columns_of` looks up in
+    it made once (before forked workers share it)."""
+
+    frame: pd.DataFrame
+    index: pd.Index  # of the ids, its hash table built
+    updated: np.ndarray  # updated_at in seconds (NaN: never updated)
+
+
+def source_of(frame: pd.DataFrame) -> Source:
+    index = pd.Index(frame["id"])
+    index.get_indexer(index[:1])  # builds the hash table now, once
+    stamps = pd.DatetimeIndex(frame["updated_at"]).as_unit("ns").asi8
+    updated = stamps / 1e9
+    updated[stamps == np.iinfo(np.int64).min] = np.nan  # NaT
+    return Source(frame, index, updated)
+
+
+def columns_of(source: Source | None, evaluations: Mapping[str, Sequence[Evaluation]], ids: Sequence[str]) -> Columns:
     """The columns of these employees' evaluations (`evaluations`: the load stage's lists) from the
     store's frame of approved evaluations, or from the records when there is no frame or when the
     frame does not hold exactly these evaluations (the store changed since they were read)."""
     records = [e for i in ids for e in evaluations.get(i, ())]
     positions = None
-    if frame is not None and records:
+    if source is not None and records:
         wanted, changed = zip(*map(_STAMP, records), strict=True)
-        positions = pd.Index(frame["id"]).get_indexer(wanted)
+        positions = source.index.get_indexer(wanted)
         if (positions < 0).any():
             positions = None
         else:
             # An evaluation updated since the load read it (another session of the app) is read
             # from its record instead: a page shows what its fingerprint says. (Seconds as floats:
             # converting 100,000 offset-aware times to nanoseconds costs ten times more.)
-            stamps = pd.DatetimeIndex(frame["updated_at"]).as_unit("ns").asi8[positions]
-            seconds = stamps / 1e9
-            seconds[stamps == np.iinfo(np.int64).min] = np.nan  # NaT: never updated
             expected = np.array([np.nan if c is None else c.timestamp() for c in changed])
-            if not np.allclose(seconds, expected, rtol=0.0, atol=1e-3, equal_nan=True):
+            if not np.allclose(source.updated[positions], expected, rtol=0.0, atol=1e-3, equal_nan=True):
                 positions = None
     from_store = positions is not None
     if positions is None:
         frame = evaluation_frame(records)
         positions = np.arange(len(records))
-    assert frame is not None
+    else:
+        assert source is not None
+        frame = source.frame
     spans, start = {}, 0
     for i in ids:
         stop = start + len(evaluations.get(i, ()))
         spans[i] = (start, stop)
         start = stop
-    texts = {name: frame[name].to_numpy(dtype=object, na_value=None)[positions] for name in TEXTS}
+    texts = {name: frame[name].take(positions).to_numpy(dtype=object, na_value=None) for name in TEXTS}
     # Pages write the day as it is (no escaping per row): it must be a date, as the store's
     # validated records write it.
     if len(positions) and not pd.Series(texts["day"], dtype=object).str.fullmatch(r"\d{4}-\d\d-\d\d").all():
         raise QAError("an approved evaluation's start time does not begin with a YYYY-MM-DD date")
-    layouts: dict[tuple[str, str], Layout] = {}
-    for e in records:
-        if (e.scorecard_id, e.scorecard_version) not in layouts:
-            layouts[(e.scorecard_id, e.scorecard_version)] = _layout(e)
+    keys = texts["scorecard_id"] + "\0" + texts["scorecard_version"]
+    layout_codes = pd.factorize(keys)[0] if len(keys) else np.zeros(0, dtype=np.intp)
+    first_rows = np.unique(layout_codes, return_index=True)[1]
+    layouts = [_layout(records[row]) for row in first_rows.tolist()]
+    groups: dict[tuple[str, tuple[str, ...]], int] = {}
+    group_of = np.array(
+        [groups.setdefault((x.card_id, x.criteria), len(groups)) if x.criteria else -1 for x in layouts] or [-1]
+    )
+    months, month_codes = np.unique(texts["month"].astype(str), return_inverse=True)
+    quarters = np.array([_quarter(str(m)) for m in months.tolist()] + [""], dtype=object)[month_codes]
     names = [c[len(FRACTION) :] for c in frame.columns if c.startswith(FRACTION)]
-    fractions = exact_shares(frame[[FRACTION + c for c in names]].to_numpy()[positions])
-    passed = frame[[PASSED + c for c in names]].to_numpy()[positions].astype(np.float64)
+    shape = (len(positions), len(names))
+    fractions = exact_shares(_matrix(frame, [FRACTION + c for c in names], positions, shape))
+    passed = _matrix(frame, [PASSED + c for c in names], positions, shape).astype(np.float64)
     passed[passed < 0] = np.nan
     overall = frame["overall"].to_numpy(dtype=np.float64, na_value=np.nan)[positions]
     behaviours: dict[str, np.ndarray] = {}
-    keys = np.array([f"{c}\0{v}" for c, v in zip(texts["scorecard_id"], texts["scorecard_version"], strict=True)])
-    for (card_id, version), layout in layouts.items():
-        rows = np.flatnonzero(keys == f"{card_id}\0{version}")
+    for code, layout in enumerate(layouts):
+        rows = np.flatnonzero(layout_codes == code)
         for behaviour, sections in layout.behaviours:
             total, count = np.zeros(len(rows)), np.zeros(len(rows))
             for section in sections:
@@ -175,8 +204,26 @@ def columns_of(
     if len(overall) and not np.all(np.isfinite(overall[~np.isnan(overall)])):
         raise QAError("an evaluation's overall score is not a finite number")
     return Columns(
-        spans, texts, overall, behaviours, layouts, {c: j for j, c in enumerate(names)}, fractions, passed, from_store
+        spans,
+        texts,
+        overall,
+        behaviours,
+        layouts,
+        layout_codes,
+        group_of[layout_codes] if len(layout_codes) else layout_codes,
+        quarters,
+        {c: j for j, c in enumerate(names)},
+        fractions,
+        passed,
+        from_store,
     )
+
+
+def _matrix(frame: pd.DataFrame, names: list[str], positions: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """These columns at these rows, one column at a time (a slice costs its rows, not the frame)."""
+    if not names:
+        return np.zeros(shape, dtype=np.float32)
+    return np.column_stack([frame[name].to_numpy()[positions] for name in names])
 
 
 def _quarter(month: str) -> str:
@@ -186,24 +233,23 @@ def _quarter(month: str) -> str:
 def analyse_one(columns: Columns, employee_id: str, cards: CardBook, planning_stdev: float | None) -> Analysed:
     """One employee's analysis from their rows (see `sitegen.analysis.analyse_employee`)."""
     start, stop = columns.spans[employee_id]
-    texts = {name: values[start:stop].tolist() for name, values in columns.texts.items()}
     overall = [None if v != v else v for v in columns.overall[start:stop].tolist()]
     scores = [v for v in overall if v is not None]
     headline = verdict(scores, fallback_stdev=planning_stdev)
     band = None
     if headline.conclusive and headline.interval.mean is not None:
-        band = band_of(texts["scorecard_id"], headline.interval.mean, cards)
+        band = band_of(columns.texts["scorecard_id"][start:stop].tolist(), headline.interval.mean, cards)
     by_behaviour: dict[str, list[float]] = {b: [] for b in BEHAVIOURS}
     for behaviour, values in columns.behaviours.items():
         found = values[start:stop]
         by_behaviour.setdefault(behaviour, []).extend(found[~np.isnan(found)].tolist())
     by_period: dict[str, list[float]] = defaultdict(list)
-    for month, value in zip(texts["month"], overall, strict=True):
+    for period, value in zip(columns.quarter[start:stop].tolist(), overall, strict=True):
         if value is not None:
-            by_period[_quarter(month)].append(value)
+            by_period[period].append(value)
     behaviours = {b: mean_interval(values) for b, values in by_behaviour.items()}
     periods = [(p, mean_interval(by_period[p])) for p in sorted(by_period)[-TREND_PERIODS:]]
-    strengths, focus = strengths_and_focus(_criterion_stats(columns, start, stop, texts))
+    strengths, focus = strengths_and_focus(_criterion_stats(columns, start, stop))
     analysis = EmployeeAnalysis(
         n=len(scores),
         headline=headline,
@@ -214,30 +260,31 @@ def analyse_one(columns: Columns, employee_id: str, cards: CardBook, planning_st
         focus=focus,
         lag=lagging_behaviour(behaviours),
     )
-    failures = [tuple(f.split(",")) if f else () for f in texts["critical_failures"]]
+    failures = [tuple(f.split(",")) if f else () for f in columns.texts["critical_failures"][start:stop].tolist()]
     means = {b: sum(values) / len(values) for b, values in by_behaviour.items() if values}
     return Analysed(analysis, overall, failures, means)
 
 
-def _criterion_stats(columns: Columns, start: int, stop: int, texts: dict[str, list[Any]]) -> list[Any]:
+def _criterion_stats(columns: Columns, start: int, stop: int) -> list[Any]:
     """Criterion stats grouped as `sitegen.analysis.criterion_stats` groups snapshots: by scorecard
-    and list of criteria, weights from the group's first evaluation."""
-    groups: dict[tuple[str, tuple[str, ...]], tuple[Layout, list[int], list[str]]] = {}
-    for row, (card_id, version) in enumerate(zip(texts["scorecard_id"], texts["scorecard_version"], strict=True)):
-        layout = columns.layouts[(card_id, version)]
-        if not layout.criteria:
-            continue
-        group = groups.setdefault((card_id, layout.criteria), (layout, [], []))
-        group[1].append(start + row)
-        group[2].append(version)
+    and list of criteria (in order of first appearance), weights from the group's first evaluation."""
+    codes = columns.group[start:stop]
+    present = codes[codes >= 0]
+    if not len(present):
+        return []
+    found, first = np.unique(present, return_index=True)
     out = []
-    for (card_id, criteria), (layout, rows, versions) in groups.items():
-        at = [columns.criterion[c] for c in criteria]
-        where = np.ix_(rows, at)
+    for group in found[np.argsort(first)].tolist():
+        rows = start + np.flatnonzero(codes == group)
+        layouts = columns.layout[rows]
+        seen, at_row = np.unique(layouts, return_index=True)
+        versions = [columns.layouts[k].version for k in seen[np.argsort(at_row)].tolist()]
+        layout = columns.layouts[int(layouts[0])]
+        where = np.ix_(rows, np.array([columns.criterion[c] for c in layout.criteria], dtype=np.intp))
         out.append(
             group_stats(
-                card_id,
-                criteria,
+                layout.card_id,
+                layout.criteria,
                 layout.weights,
                 layout.critical,
                 columns.fractions[where],

@@ -231,7 +231,7 @@ def test_the_store_columns_give_the_analysis_of_the_records(world, tmp_path: Pat
     import numpy as np
 
     from sitegen.analysis import analyse_employee, evaluation_facts
-    from sitegen.frame import analyse_one, columns_of
+    from sitegen.frame import analyse_one, columns_of, source_of
     from sitegen.load import load_site_data
 
     # A second scorecard version, and a person with evaluations on both (two groups of criteria).
@@ -248,8 +248,8 @@ def test_the_store_columns_give_the_analysis_of_the_records(world, tmp_path: Pat
     assert data.evaluation_rows is not None
     ids = sorted(data.evaluations)
     assert len({(e.scorecard_id, e.scorecard_version) for i in ids for e in data.evaluations[i]}) >= 3
-    for frame, from_store in ((data.evaluation_rows(), True), (None, False)):
-        columns = columns_of(frame, data.evaluations, ids)
+    for source, from_store in ((source_of(data.evaluation_rows()), True), (None, False)):
+        columns = columns_of(source, data.evaluations, ids)
         assert columns.from_store is from_store
         for employee_id in ids:
             records = data.evaluations[employee_id]
