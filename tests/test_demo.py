@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from qa import demo_text
-from qa.demo import DemoData, demo_records, generate
+from qa.demo import DEFAULT_SEED, DemoData, demo_records, generate
 from qa.evaluation_checks import problems
 from qa.scorecards import load_all
 from qa.scoring import score
@@ -160,3 +160,18 @@ def test_same_seed_gives_an_identical_export(tmp_path) -> None:
             exports.append((export_evaluations(store, "csv"), export_evaluations(store, "json")))
     assert exports[0] == exports[1]
     assert len(exports[0][0].splitlines()) == 51
+
+
+@pytest.mark.parametrize("today", [date(2026, 11, 24), date(2027, 3, 2), date(2026, 7, 31)])
+def test_the_demo_make_run_installs_flags_the_planted_evaluator_and_only_them(today: date) -> None:
+    """What a new user sees after `make run`: the README says shopper3 is the lenient one. With
+    eight evaluators a second one can be flagged by chance on some seeds; not on the default."""
+    data = demo_records(seed=DEFAULT_SEED, today=today)
+    approved = [
+        (ev.evaluator, ev.employee_id, ev.scorecard_id, ev.score["overall"])
+        for ev in data.evaluations
+        if ev.status == "approved"  # what `qa drift` and the dashboard read by default
+    ]
+    flagged = {d.evaluator: d for d in evaluator_drift(approved) if d.flagged}
+    assert set(flagged) == {data.lenient_evaluator} == {"shopper3"}
+    assert flagged["shopper3"].direction == "lenient"
