@@ -206,9 +206,14 @@ def columns(frame: pd.DataFrame, names: dict[str, str]) -> pd.DataFrame:
 
 def priorities_tab(view: dash.DashboardView) -> None:
     st.subheader(t("dashboard.priorities.people"))
-    st.caption(t("dashboard.priorities.people_caption"))
+    st.caption(t("dashboard.priorities.people_caption", min_n=dash.MIN_N, target=f"{dash.TARGET_HALF_WIDTH:g}"))
     people = view.priorities.copy()
     people["weakest_behaviour"] = [t(f"behaviour.{b}") if b else "" for b in people["weakest_behaviour"]]
+    # "—" for a conclusive person, "?" when no spread is known yet to plan with.
+    people["needed"] = [
+        "—" if done else ("?" if pd.isna(k) else str(k))
+        for done, k in zip(people["conclusive"], people["needed"], strict=True)
+    ]
     st.dataframe(
         columns(
             people,
@@ -221,6 +226,7 @@ def priorities_tab(view: dash.DashboardView) -> None:
                 "low": "low",
                 "high": "high",
                 "conclusive": "conclusive",
+                "needed": "needed",
                 "weakest_behaviour": "weakest",
             },
         ),

@@ -8,7 +8,8 @@ column views) and well under 0.1 s of it is this module; the app keeps the resul
 `data_stamp` says the store changed. Every chart function is then vectorised pandas/numpy over
 a filtered view, so that each interaction with the page stays under a second
 (bench/dashboard.py). Every mean comes with its t interval (the same formula as
-`qa.stats.mean_interval`), every rate with its Wilson interval.
+`qa.stats.mean_interval`), every rate with its Wilson interval, and "conclusive" is
+`qa.stats.verdict`'s answer (the coaching site's), with its planner's "needed" for employees.
 """
 
 from __future__ import annotations
@@ -25,12 +26,18 @@ from scipy import stats as sps
 
 from qa.auth import Actor, require
 from qa.scorecard_model import BEHAVIOURS, Scorecard
-from qa.stats import DEFAULT_MIN_N, evaluator_drift
+from qa.stats import DEFAULT_MIN_N, DEFAULT_TARGET_HALF_WIDTH, evaluator_drift
 from qa.store_columns import evaluation_frame
 
 SCORED_STATUSES = ("approved",)  # what the coaching site publishes; "submitted" on request
 CATEGORIES = ("evaluator", "employee_id", "team", "site", "channel", "scorecard_id", "status", "month", "week")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as a formula (OWASP CSV injection)
+# sitegen.build.PLANNING_STEP (the domain does not import the site; a test checks they agree):
+# the site rounds the pooled planning stdev so one new evaluation does not move every "needed".
+PLANNING_STEP = 0.5
+# The coaching site's verdict (qa.stats defaults), shown in the page's caption.
+MIN_N = DEFAULT_MIN_N
+TARGET_HALF_WIDTH = DEFAULT_TARGET_HALF_WIDTH
 
 
 @dataclass(frozen=True)
@@ -267,18 +274,62 @@ def filter_options(data: DashboardData) -> dict[str, list[str]]:
 # --- intervals, vectorised ---------------------------------------------------------------------
 
 
-def _with_intervals(grouped: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
-    """Add low/high (t interval, clamped to 0..100) to a frame with n, mean, stdev columns."""
-    n = grouped["n"].to_numpy(dtype=float)
-    stdev = grouped["stdev"].to_numpy(dtype=float)
+def _t_half(stdev: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> np.ndarray:
+    """t_{n-1} * s / sqrt(n) per row (`qa.stats.t_half_width`), NaN below 2 scores."""
     with np.errstate(invalid="ignore", divide="ignore"):
         quantile = sps.t.ppf(0.5 + confidence / 2.0, np.where(n >= 2, n - 1, np.nan))
-        half = quantile * stdev / np.sqrt(n)
+        return quantile * stdev / np.sqrt(n)
+
+
+def _needed(stdev: np.ndarray, target: float, confidence: float = 0.95) -> np.ndarray:
+    """`qa.stats.evaluations_needed` per row (NaN where the stdev is NaN): the normal
+    approximation, never above the answer, then every row still too wide walks up together
+    (a handful of rounds, each one vectorised t quantile)."""
+    z = sps.norm.ppf(0.5 + confidence / 2.0)
+    known = np.isfinite(stdev)
+    s = np.where(known, stdev, 0.0)
+    n = np.maximum(2.0, np.ceil((z * s / target) ** 2))
+    wide = _t_half(s, n, confidence) > target
+    while wide.any():
+        n[wide] += 1
+        wide[wide] = _t_half(s[wide], n[wide], confidence) > target
+    return np.where(known, n, np.nan)
+
+
+def _verdicts(
+    n: np.ndarray,
+    stdev: np.ndarray,
+    no_spread: np.ndarray,
+    fallback_stdev: float | None = None,
+    target: float = DEFAULT_TARGET_HALF_WIDTH,
+    min_n: int = DEFAULT_MIN_N,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(conclusive, needed) per row: `qa.stats.verdict(scores, target, min_n, fallback_stdev=...)`
+    vectorised, from each row's count, sample stdev and whether its scores are all equal
+    (`no_spread`). `needed` is the planner's total, NaN when there is no planning stdev."""
+    fallback = np.nan if fallback_stdev is None else float(fallback_stdev)
+    spread = np.isfinite(stdev) & ~no_spread & (stdev > 0)
+    planning = np.where(spread, stdev, fallback)  # verdict's `interval.stdev or fallback_stdev`
+    floor = max(2, min_n)
+    needed = np.maximum(floor, _needed(planning, target))  # NaN stays NaN
+    # Equal scores give a zero-width interval that proves nothing: judged at the fallback stdev
+    # (NaN without one, never conclusive), as verdict does.
+    half = _t_half(np.where(spread, stdev, fallback), n)
+    conclusive = (n >= floor) & (half <= target)
+    return conclusive, needed
+
+
+def _with_intervals(grouped: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
+    """Add low/high (t interval, clamped to 0..100), half_width and conclusive (`qa.stats.verdict`
+    without a fallback stdev) to a frame with n, mean, stdev columns."""
+    n = grouped["n"].to_numpy(dtype=float)
+    stdev = grouped["stdev"].to_numpy(dtype=float)
+    half = _t_half(stdev, n, confidence)
     mean = grouped["mean"].to_numpy(dtype=float)
     grouped["low"] = np.clip(mean - half, 0.0, 100.0)
     grouped["high"] = np.clip(mean + half, 0.0, 100.0)
     grouped["half_width"] = half
-    grouped["conclusive"] = (n >= DEFAULT_MIN_N) & (half <= 10.0)
+    grouped["conclusive"] = _verdicts(n, stdev, stdev == 0)[0]
     return grouped
 
 
@@ -353,16 +404,47 @@ def trend(frame: pd.DataFrame, period: str = "month") -> pd.DataFrame:
     return out.rename(columns={period: "period"}).sort_values(["period", "measure"], ignore_index=True)
 
 
+def planning_stdev(people: pd.DataFrame) -> float | None:
+    """The coaching site's planning stdev over these employees: `qa.stats.pooled_stdev` of each
+    one's scores (from their n and stdev), rounded to PLANNING_STEP as sitegen.build does."""
+    n = people["n"].to_numpy(dtype=float)
+    stdev = people["stdev"].to_numpy(dtype=float)
+    several = n >= 2
+    degrees = float((n[several] - 1).sum())
+    if not degrees:
+        return None
+    pooled = float(np.sqrt(((n[several] - 1) * stdev[several] ** 2).sum() / degrees))
+    return round(pooled / PLANNING_STEP) * PLANNING_STEP
+
+
 def coaching_priorities(frame: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
     """Employees to coach first: those whose overall interval sits lowest, with their weakest behaviour.
 
-    Ranked by the interval's upper bound, so a person is listed high only when even the kindest
-    reading of their scores is low; fewer than DEFAULT_MIN_N evaluations are listed last, as
-    "not enough evaluations".
+    "conclusive" and "needed" are the coaching site's verdict on the same scores
+    (`qa.stats.verdict`: +/- DEFAULT_TARGET_HALF_WIDTH points, at least DEFAULT_MIN_N
+    evaluations, the pooled spread of the selected employees for those with fewer than 2
+    scores or equal ones): "needed" is how many evaluations in total the planner asks for,
+    <NA> when the person is already conclusive (or no spread is known at all). Conclusive
+    people are ranked by the interval's upper bound, so a person is listed high only when even
+    the kindest reading of their scores is low; the others ("not enough evaluations to
+    conclude") are listed after them.
     """
-    people = _summarise(frame, ["employee_id"], "overall")
+    grouped = frame.groupby("employee_id", observed=True)["overall"]
+    people = grouped.agg(n="count", mean="mean", stdev="std", lowest="min", highest="max").reset_index()
+    people = people[people["n"] > 0].reset_index(drop=True)
     if people.empty:
-        return people.assign(team="", site="", weakest_behaviour="", weakest_mean=np.nan)
+        return _with_intervals(people).assign(
+            needed=pd.array([], dtype="Int64"), team="", site="", weakest_behaviour="", weakest_mean=np.nan
+        )[PRIORITY_COLUMNS]
+    people = _with_intervals(people)
+    conclusive, needed = _verdicts(
+        people["n"].to_numpy(dtype=float),
+        people["stdev"].to_numpy(dtype=float),
+        (people["lowest"] == people["highest"]).to_numpy(),
+        planning_stdev(people),
+    )
+    people["conclusive"] = conclusive
+    people["needed"] = pd.array(np.where(conclusive, np.nan, needed), dtype="Float64").astype("Int64")
     means = frame.groupby("employee_id", observed=True)[list(BEHAVIOURS)].mean()
     filled = means.fillna(np.inf)
     weakest = filled.idxmin(axis=1).where(np.isfinite(filled.min(axis=1)), "")
@@ -374,21 +456,23 @@ def coaching_priorities(frame: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
     people["team"] = people["employee_id"].map(first["team"]).astype(str)
     people["site"] = people["employee_id"].map(first["site"]).astype(str)
     people["employee_id"] = people["employee_id"].astype(str)
-    people["enough"] = people["n"] >= DEFAULT_MIN_N
-    ranked = people.sort_values(["enough", "high", "mean"], ascending=[False, True, True], ignore_index=True)
-    columns = [
-        "employee_id",
-        "team",
-        "site",
-        "n",
-        "mean",
-        "low",
-        "high",
-        "conclusive",
-        "weakest_behaviour",
-        "weakest_mean",
-    ]
-    return ranked[columns].head(limit)
+    ranked = people.sort_values(["conclusive", "high", "mean"], ascending=[False, True, True], ignore_index=True)
+    return ranked[PRIORITY_COLUMNS].head(limit)
+
+
+PRIORITY_COLUMNS = [
+    "employee_id",
+    "team",
+    "site",
+    "n",
+    "mean",
+    "low",
+    "high",
+    "conclusive",
+    "needed",
+    "weakest_behaviour",
+    "weakest_mean",
+]
 
 
 def criterion_priorities(data: DashboardData, mask: np.ndarray) -> pd.DataFrame:

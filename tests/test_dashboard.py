@@ -5,11 +5,13 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 from datetime import UTC, date, datetime
 
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import stats as scipy_stats
 
 from qa import dashboard as dash
 from qa.auth import Actor
@@ -19,7 +21,7 @@ from qa.errors import PermissionDenied
 from qa.models import Assignment, Draw
 from qa.scorecard_model import BEHAVIOURS
 from qa.scorecards import load_all
-from qa.stats import mean_interval, wilson_interval
+from qa.stats import mean_interval, pooled_stdev, verdict, wilson_interval
 
 from . import synthetic
 
@@ -106,9 +108,85 @@ def test_criterion_priorities_count_failures_with_wilson_intervals(demo, data):
 
 def test_coaching_priorities_put_surely_low_scores_first(data):
     table = dash.coaching_priorities(approved(data))
-    enough = table[table["n"] >= 3]
-    assert list(enough["high"]) == sorted(enough["high"])
+    conclusive = table[table["conclusive"]]
+    assert list(conclusive["high"]) == sorted(conclusive["high"])
+    assert not table["conclusive"].iloc[len(conclusive) :].any()  # the inconclusive come after
     assert set(table["weakest_behaviour"]) <= {*BEHAVIOURS, ""}
+
+
+def scores_frame(scores: dict[str, list[float]]) -> pd.DataFrame:
+    """A dashboard frame (the columns coaching_priorities reads) with these overall scores."""
+    ids = [e for e, values in scores.items() for _ in values]
+    overall = [v for values in scores.values() for v in values]
+    frame = pd.DataFrame(
+        {
+            "employee_id": pd.Categorical(ids),
+            "team": pd.Categorical(["Conseil"] * len(ids)),
+            "site": pd.Categorical(["Lille"] * len(ids)),
+            "overall": overall,
+        }
+    )
+    for behaviour in BEHAVIOURS:
+        frame[behaviour] = frame["overall"]
+    return frame
+
+
+def planner(stdev: float, target: float = 10.0, floor: int = 3) -> int:
+    """Evaluations needed for a 95 % t interval of +/- target, straight from scipy (not qa.stats)."""
+    n = 2
+    while scipy_stats.t.ppf(0.975, n - 1) * stdev / math.sqrt(n) > target:
+        n += 1
+    return max(floor, n)
+
+
+def test_spread_scores_are_not_enough_to_conclude_and_say_how_many_are_needed():
+    spread = [20.0, 85.0, 40.0, 95.0]
+    tight = [70.0 + (i % 5) - 2 for i in range(30)]
+    table = dash.coaching_priorities(scores_frame({"SPREAD": spread, "TIGHT": tight, "ONE": [50.0]}))
+    rows = table.set_index("employee_id")
+
+    needed = planner(float(np.std(spread, ddof=1)))
+    assert needed > len(spread)
+    assert not rows.loc["SPREAD", "conclusive"] and rows.loc["SPREAD", "needed"] == needed
+    site = verdict(spread)  # what the coaching site says of the same scores
+    assert not site.conclusive and site.needed_n == needed
+    assert "not enough evaluations to conclude" in site.reason
+
+    assert rows.loc["TIGHT", "conclusive"] and pd.isna(rows.loc["TIGHT", "needed"])
+    assert table["employee_id"].iloc[0] == "TIGHT"  # conclusive people come first
+
+    # One evaluation: planned with the pooled spread of everyone, rounded as the site rounds it.
+    squares = sum((len(v) - 1) * float(np.var(v, ddof=1)) for v in (spread, tight))
+    pooled = round(math.sqrt(squares / (len(spread) - 1 + len(tight) - 1)) / 0.5) * 0.5
+    assert not rows.loc["ONE", "conclusive"] and rows.loc["ONE", "needed"] == planner(pooled)
+
+
+def test_equal_scores_are_judged_at_the_pooled_spread():
+    """Equal scores give a zero-width interval that proves nothing: the pooled spread decides."""
+    same, other = [60.0, 60.0, 60.0], [30.0, 90.0, 50.0, 70.0]
+    table = dash.coaching_priorities(scores_frame({"SAME": same, "OTHER": other})).set_index("employee_id")
+    pooled = math.sqrt(float(np.var(other, ddof=1)) * 3 / (2 + 3))  # SAME adds 2 degrees, no spread
+    assert pooled == 20.0
+    assert scipy_stats.t.ppf(0.975, 2) * pooled / math.sqrt(3) > 10.0
+    assert not table.loc["SAME", "conclusive"] and table.loc["SAME", "needed"] == planner(pooled)
+    assert verdict(same, fallback_stdev=pooled).needed_n == planner(pooled)
+
+
+def test_the_dashboard_judges_every_employee_as_the_coaching_site_does(data):
+    from sitegen.build import PLANNING_STEP
+
+    assert dash.PLANNING_STEP == PLANNING_STEP
+    last = sorted(set(data.evaluations["month"].astype(str)))[-1]
+    frame = data.evaluations[dash.filter_mask(data.evaluations, dash.Filters(start_month=last, end_month=last))]
+    scores = {str(e): part["overall"].dropna().tolist() for e, part in frame.groupby("employee_id", observed=True)}
+    planning = round(pooled_stdev(scores.values()) / PLANNING_STEP) * PLANNING_STEP
+    table = dash.coaching_priorities(frame, limit=len(scores))
+    assert len(table) == len(scores)
+    assert 0 < table["conclusive"].sum() < len(table)  # both kinds are checked
+    for row in table.itertuples():
+        site = verdict(scores[row.employee_id], fallback_stdev=planning)
+        assert row.conclusive == site.conclusive, row.employee_id
+        assert (None if pd.isna(row.needed) else row.needed) == (None if site.conclusive else site.needed_n)
 
 
 def test_filters_narrow_every_chart(data):
