@@ -15,13 +15,15 @@ from streamlit.testing.v1 import AppTest
 
 from qa import evaluations as ev
 from qa.auth import Actor
+from qa.draws import run_draw
 from qa.i18n import t
+from qa.sampling import SamplingPlan
 from qa.scorecards import load_scorecard
 from qa.store import Store
 from ui import session
 from ui.draft import DRAFT, TEXT_LIMIT
 
-from .app_world import PASSWORDS, ROLES, populate
+from .app_world import CALL, PASSWORDS, ROLES, populate
 from .conftest import FIXTURES, ROOT
 
 ENTRY = str(ROOT / "streamlit_app.py")
@@ -285,12 +287,74 @@ def test_the_language_switch_translates_the_form(mini_world):
     assert at.radio(key="ans_greet.en").options == ["Yes", "No"]
 
 
+def blocks(node):
+    """Every container under `node`, depth first."""
+    for child in getattr(node, "children", {}).values():
+        if type(child).__name__ in ("Block", "Expander") or hasattr(child, "children"):
+            yield child
+            yield from blocks(child)
+
+
+def test_each_criterion_has_its_guidance_one_tap_away_in_both_languages(mini_world):
+    card = load_scorecard(FIXTURES / "mini.yaml").card
+    at = start_visit(app("alice"))
+    for lang in ("fr", "en"):
+        if lang == "en":
+            at.radio(key="lang_sidebar").set_value("en").run()
+        for step, section in enumerate(card.sections, start=1):
+            go_to(at, step)
+            expanders = [e for e in at.expander if e.label == t("ui.form.guidance", lang)]
+            # One per criterion, in the criterion's own bordered box, under its question.
+            assert [" ".join(m.value for m in e.markdown) for e in expanders] == [
+                c.guidance.get(lang) for c in section.criteria
+            ]
+            suffix = "" if lang == "fr" else ".en"
+            boxes = [(b.radio, b.expander) for b in blocks(at.main) if len(b.radio) == 1 and len(b.expander) == 1]
+            assert [(r[0].key, x[0].markdown[0].value) for r, x in boxes] == [
+                (f"ans_{c.id}{suffix}", c.guidance.get(lang)) for c in section.criteria
+            ]
+    assert at.expander  # the guidance is folded (one tap opens it), never drawn open by default
+    assert all(not e.proto.expanded for e in at.expander)
+
+
+def media_url(data: bytes, mimetype: str = "audio/wav") -> str:
+    """The address Streamlit gives a media file: it is named by a hash of its bytes."""
+    from streamlit.runtime.media_file_manager import MediaFileManager
+    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+
+    return MediaFileManager(MemoryMediaFileStorage("/mock/media")).add(data, mimetype, "audio")
+
+
 def test_an_assigned_call_opens_from_my_queue_with_its_recording(world):
     at = app("lea", "queue.py")
     at.button(key="queue_call-0001").click().run()
     assert not at.exception
     assert current_step(at) == 0
     assert t("ui.form.recording") in " ".join(texts(at))
+    assert [a.proto.url for a in at.get("audio")] == [media_url((world / CALL["recording"]).read_bytes())]
+    # The recording stays in the page while the steps change below it. (AppTest reruns the page
+    # it was last switched to, not the one the script switched to: switch as the browser did.)
+    at.switch_page("pages/evaluate.py").run()
+    go_to(at, 1)
+    assert current_step(at) == 1 and len(at.get("audio")) == 1
+
+
+def test_a_call_without_a_recording_opens_without_an_audio_player(world):
+    store = Store.open(world)
+    try:
+        store.add_interactions([{**CALL, "id": "call-0002", "recording": None, "employee_id": "emp-sara"}])
+        plan = SamplingPlan(period="2026-11", quota=1, employees=("emp-sara",), evaluators=("lea",))
+        run_draw(store, plan, seed=1, by="lea", allow_repeat=True)
+    finally:
+        store.close()
+    at = app("lea", "queue.py")
+    at.button(key="queue_call-0002").click().run()
+    assert not at.exception
+    assert at.session_state[DRAFT]["interaction_id"] == "call-0002"
+    assert at.get("audio") == [] and t("ui.form.recording") not in " ".join(texts(at))
+    at.switch_page("pages/queue.py").run()
+    at.button(key="queue_call-0001").click().run()  # the recorded call still has its player
+    assert len(at.get("audio")) == 1
 
 
 # -- reading, reviewing -------------------------------------------------------------------------
@@ -436,3 +500,37 @@ def test_an_admin_cannot_deactivate_themself_on_the_page(world):
         assert store.get_user("root").active
     finally:
         store.close()
+
+
+def test_a_qa_lead_draws_a_sample_on_the_page_and_sees_it_drawn_and_assigned(world):
+    calls = [("emp-jean", i) for i in range(5)] + [("emp-sara", i) for i in range(2)]
+    store = Store.open(world)
+    try:
+        store.add_interactions(
+            {"id": f"oct-{employee}-{i}", "employee_id": employee, "channel": "phone",
+             "started_at": f"2026-10-{5 + i:02d}T09:{10 * i:02d}:00+02:00", "duration_seconds": 120}
+            for employee, i in calls
+        )  # fmt: skip
+    finally:
+        store.close()
+    at = app("lea", "sampling.py")
+    at.selectbox(key="sampling_period").set_value("2026-10")
+    at.number_input(key="sampling_quota").set_value(4)
+    at.text_input(key="sampling_seed").input("7")
+    at.button(key="FormSubmitter:sampling_plan-" + t("ui.sampling.draw")).click().run()
+    assert not at.exception and not at.error
+    store = Store.open(world)
+    try:
+        draw = next(d for d in store.list_draws() if d.plan.get("period") == "2026-10")
+        assigned = store.assignments(draw_id=draw.id)
+    finally:
+        store.close()
+    # Four of Jean's five calls, Sara's two (short of the quota, which the page says), all for Lea.
+    assert sorted(i.split("-", 2)[2].rsplit("-", 1)[0] for i in draw.selected) == ["jean"] * 4 + ["sara"] * 2
+    assert draw.seed == 7
+    assert {a.evaluator for a in assigned} == {"lea"} and len(assigned) == 6
+    assert at.success[0].value == t("ui.sampling.drawn", id=draw.id, n=6, seed=7)
+    assert any("emp-sara" in w.value and "2" in w.value for w in at.warning)
+    # The Tirages tab shows the new draw first, with its progress: drawn, assigned, evaluated.
+    assert at.selectbox(key="sampling_pick").value == draw.id
+    assert [m.value for m in at.metric] == ["6", "6", "0"]
