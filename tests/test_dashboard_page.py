@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import sys
+from collections import Counter
 from datetime import UTC, date, datetime
 
 import pytest
+from streamlit.runtime.media_file_manager import MediaFileManager
 from streamlit.testing.v1 import AppTest
 
 from qa import calibration as cal
@@ -87,6 +91,50 @@ def test_filters_change_the_selection(monkeypatch, data_dir):
     at.radio(key="dash_granularity").set_value("week").run()
     at.checkbox(key="dash_submitted").check().run()
     assert not at.exception
+
+
+def test_the_site_filter_narrows_the_coaching_priorities_and_their_csv(monkeypatch, data_dir):
+    """Only the chosen site's employees remain, in the table and in the CSV a lead downloads,
+    each with the number of approved evaluations the store holds for them."""
+    made: dict[str, object] = {}
+    real_add = MediaFileManager.add_deferred
+
+    def remember(self, data_callable, mimetype, coordinates, file_name=None, **kwargs):
+        made[file_name] = data_callable  # the real download still gets registered below
+        return real_add(self, data_callable, mimetype, coordinates, file_name, **kwargs)
+
+    monkeypatch.setattr(MediaFileManager, "add_deferred", remember)
+    at = signed_in(monkeypatch, data_dir, "lea")
+    store = Store.open(data_dir)
+    try:
+        site_of = {e.id: e.site for e in store.list_employees(active_only=False)}
+        counts = Counter(
+            ev.employee_id for ev in store.iter_evaluations(status="approved") if ev.score.get("overall") is not None
+        )
+    finally:
+        store.close()
+    sites = sorted({site_of[e] for e in counts})
+    assert len(sites) >= 2
+    chosen = sites[0]
+    expected = {e: n for e, n in counts.items() if site_of[e] == chosen}
+
+    at.multiselect(key="dash_site").set_value([chosen]).run()
+    assert not at.exception
+    table = next(df.value for df in at.dataframe if "Évaluations nécessaires" in df.value.columns)
+    assert set(table["Site"]) == {chosen}
+    assert dict(zip(table["Collaborateur"], table["Nb"], strict=True)) == expected
+    for row in table.itertuples(index=False):
+        needed = row[table.columns.get_loc("Évaluations nécessaires")]
+        assert needed == "—" if row.Concluant else int(needed) > row.Nb  # "—": nothing more needed
+
+    rows = list(csv.DictReader(io.StringIO(made["coaching_priorities.csv"]().decode("utf-8-sig"))))
+    assert {r["site"] for r in rows} == {chosen}
+    assert {r["employee_id"]: int(r["n"]) for r in rows} == expected
+    for row in rows:
+        if row["conclusive"] == "True":
+            assert row["needed"] == ""
+        else:
+            assert int(row["needed"]) > int(row["n"])  # what is still missing, in total
 
 
 def test_a_shopper_is_refused(monkeypatch, data_dir):
