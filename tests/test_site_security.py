@@ -22,7 +22,9 @@ from .site_world import (
     UNAPPROVED_MARKER,
     XSS_COMMENT,
     XSS_NAME,
+    World,
     make_world,
+    open_store,
     soup,
 )
 
@@ -199,3 +201,57 @@ def test_redactor(text: str, expected: str) -> None:
 
 def test_customer_reference_is_removed_whatever_its_case() -> None:
     assert Redactor().clean("ref cli-0042424 ok", [CUSTOMER_REF]) == f"ref {MASK} ok"
+
+
+# -- photos -------------------------------------------------------------------------------------------
+
+
+def test_photos_of_an_approved_evaluation_are_never_published(tmp_path: Path) -> None:
+    """A visit's photos (receipt, shelf) stay in the data folder: the site neither links nor copies them."""
+    import base64
+
+    from qa import evaluations
+    from qa.auth import Actor
+    from qa.photos import add_photo, image_type
+    from qa.scorecards import resolve
+
+    # A store of its own: written by the app's own path (evaluations.submit remembers the scorecard).
+    world = World(open_store(tmp_path / "data"), tmp_path / "data", {})
+    world.store.upsert_employees(EMPLOYEES)
+    loaded = resolve("mystery_visit")
+    shopper, lead = Actor("shopper1", "shopper"), Actor("lead1", "qa_lead")
+    marker = b"qt-photo-never-published-7f3a"
+    png = bytes.fromhex("89504e470d0a1a0a0000000d49484452") + marker + b"-png"
+    jpeg = b"\xff\xd8\xff\xe0" + marker + b"-jpeg"
+    try:
+        state = evaluations.start_visit(world.store, shopper, loaded)
+        state.update(
+            employee_id="E1",
+            context={**state["context"], "site": "Magasin test", "scenario": "purchase"},
+            answers={c.id: ("yes" if c.scale.type.startswith("yes") else c.scale.max) for c in loaded.card.criteria()},
+            debrief={q.id: "Réponse" for q in loaded.card.questions},
+        )
+        names = [add_photo(world.data_dir, shopper, state, content) for content in (png, jpeg)]
+        evaluation = evaluations.submit(world.store, shopper, loaded, state)
+        evaluations.approve(world.store, lead, evaluation.id)
+        (kept,) = [e for e in world.store.iter_evaluations() if e.id == evaluation.id]
+        assert kept.status == "approved" and kept.photos == names  # kept with the evaluation
+        assert [(world.data_dir / n).read_bytes() for n in names] == [png, jpeg]
+        out = tmp_path / "site"
+        build_site(world.store, out, workers=1)
+        page = out / paths.employee_page(world.store.site_tokens()["E1"], "fr")
+    finally:
+        world.store.close()
+
+    own_assets = {p.read_bytes() for p in (Path(paths.__file__).parent / "static").rglob("*") if p.is_file()}
+    files = [p for p in out.rglob("*") if p.is_file()]
+    assert "1 évaluation(s) approuvée(s)" in soup(page).get_text()  # the evaluation itself is published
+    references = [*names, *(n.split("/", 1)[1] for n in names), f"photos/{evaluation.id}"]
+    for file in files:
+        content = file.read_bytes()
+        assert marker not in content, file  # neither copied nor inlined (base64 would hide it: see below)
+        assert not any(r.encode() in content for r in references), file
+        if image_type(content) is not None or file.suffix.lower() in (".png", ".jpg", ".jpeg", ".webp", ".heic"):
+            assert content in own_assets, f"{file} is an image that is not one of the site's own assets"
+    encoded = [base64.b64encode(c)[:24] for c in (png, jpeg)]
+    assert not any(e in p.read_bytes() for p in files for e in encoded)
