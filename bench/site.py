@@ -73,7 +73,9 @@ def timed(function, *args, **kwargs):
 def main() -> None:
     employees, evaluations = (int(a) for a in sys.argv[1:3]) if len(sys.argv) > 2 else (1000, 100_000)
     folder = data_folder(employees, evaluations)
-    print(f"machine: {os.cpu_count()} cores, load average at the start {os.getloadavg()[0]:.1f} (shared: wall times vary)")
+    print(
+        f"machine: {os.cpu_count()} cores, load average at the start {os.getloadavg()[0]:.1f} (shared: wall times vary)"
+    )
     with tempfile.TemporaryDirectory() as tmp, Store.open(folder, backup_every=None, cache_mb=8192) as store:
         out, again = Path(tmp) / "site", Path(tmp) / "again"
         data, seconds, cpu = timed(load_site_data, store)

@@ -91,6 +91,8 @@ def overall_scores(evaluations: list[Evaluation]) -> list[float]:
 
 
 _NO_SCORE: dict[str, Any] = {}
+
+
 @dataclass(frozen=True)
 class _Inputs:
     """What the plan reads of one employee's evaluations (kept between builds in this process)."""
@@ -176,7 +178,9 @@ def _members(state: _State, ids: list[str]) -> tuple[Columns, list[tuple[Member,
 JobResult = tuple[list[str], list[Member], Entries, int, int]
 
 
-def _employees_job(ids: list[str], state: _State | None = None, progress: Callable[[str], None] | None = None) -> JobResult:
+def _employees_job(
+    ids: list[str], state: _State | None = None, progress: Callable[[str], None] | None = None
+) -> JobResult:
     """Render these employees' two pages each; returns their manifest entries and leads' summaries.
 
     Forked workers find the state in `_STATE` (set just before the fork); in-process jobs get it
