@@ -108,6 +108,7 @@ def serve(data_dir: Path) -> Iterator[str]:
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()  # gone before the caller goes on (a restart test starts another one)
         log.close()
 
 

@@ -2,20 +2,22 @@
 
 A shopper signs in, fills the whole face-to-face scorecard (reloading half-way and finding the
 draft), submits with a double tap, and the evaluation is in the store once; another shopper's
-evaluation cannot be opened by its address; markup typed into the form is shown as text.
+evaluation cannot be opened by its address; markup typed into the form is shown as text; a
+server restart finds the draft with its answers and comment.
 """
 
 from __future__ import annotations
 
 import re
+import urllib.request
 
 import pytest
 
 from qa.scorecards import resolve
 from qa.store import Store
 
-from ..app_world import PASSWORDS
-from .conftest import CHROMIUM, TABLET, Shots
+from ..app_world import PASSWORDS, populate
+from .conftest import CHROMIUM, TABLET, Shots, serve
 
 pytestmark = [
     pytest.mark.e2e,
@@ -75,12 +77,37 @@ def no_sideways_scroll(page, width: int) -> None:
     assert max(overflow) <= 0, f"horizontal scrolling at {width} px: {overflow}"
 
 
-def smallest_touch_target(page) -> float:
-    return page.evaluate(
-        "() => Math.min(...[...document.querySelectorAll("
-        "'[data-testid=stMain] [data-testid=stRadioOption], [data-testid=stMain] button')]"
-        ".filter(e => e.offsetParent !== null).map(e => e.getBoundingClientRect().height))"
+def on_screen(locator) -> None:
+    """Wait until the element is what the page shows at its centre (not clipped by a container
+    still opening, not covered)."""
+    locator.scroll_into_view_if_needed()
+    locator.page.wait_for_function(
+        "e => { const r = e.getBoundingClientRect();"
+        " const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);"
+        " return r.height > 0 && hit !== null && (hit === e || e.contains(hit)); }",
+        arg=locator.element_handle(),
     )
+
+
+TOUCH_TARGETS = {
+    "radio": "[data-testid=stMain] [data-testid=stRadioOption]",
+    "step": "[data-testid=stMain] [class*=st-key-goto_] button",
+    "button": "[data-testid=stMain] button",
+    "text box": "[data-testid=stMain] textarea",
+    "guidance": "[data-testid=stMain] [data-testid=stExpander] summary",
+}
+
+
+def small_touch_targets(page, minimum: float = 44) -> list[str]:
+    """Every visible radio option, button, text box and guidance header narrower or lower than
+    `minimum` CSS pixels, described; each kind must be present (CSS locators pierce the text
+    boxes' shadow roots)."""
+    small = []
+    for kind, selector in TOUCH_TARGETS.items():
+        boxes = [b for b in (e.bounding_box() for e in page.locator(selector).filter(visible=True).all()) if b]
+        assert boxes, f"no {kind} on the page to measure"
+        small += [f"{kind} {b['width']:.0f}x{b['height']:.0f}" for b in boxes if min(b["width"], b["height"]) < minimum]
+    return small
 
 
 def test_a_shopper_scores_a_whole_visit_on_a_tablet(server, tablet):
@@ -115,7 +142,7 @@ def test_a_shopper_scores_a_whole_visit_on_a_tablet(server, tablet):
     answered += answer_every_criterion(page, card.sections[0])
     comment = page.locator(".st-key-cm_customer_acknowledged textarea")
     comment.fill(SCRIPT)  # sent after a pause in typing (ui.textbox), no blur needed
-    assert smallest_touch_target(page) >= 44
+    assert small_touch_targets(page) == []
     no_sideways_scroll(page, 768)
     shot("courtesy", full_page=True)
     next_step(page, sections[1])
@@ -178,11 +205,17 @@ def test_a_shopper_scores_a_whole_visit_on_a_tablet(server, tablet):
     page.goto(f"{server.url}/my_evaluations?id={evaluation.id}", wait_until="domcontentloaded")
     sign_in(page, "alice")
     page.get_by_text(sections[0], exact=True).first.click()  # open the courtesy answers
+    courtesy = page.get_by_test_id("stExpander").filter(has=page.get_by_text(sections[0], exact=True))
+    comment = courtesy.get_by_text(SCRIPT, exact=True)
+    expect()(comment).to_be_visible()
+    on_screen(comment)  # the expander has finished opening: the comment is what the eye sees there
     shown = page.get_by_text(SCRIPT, exact=True).filter(visible=True)
     expect()(shown).to_have_count(2)  # the comment and the debrief answer, as typed
     assert page.locator('img[src="x"]').count() == 0
     assert page.evaluate("() => window.__qt_xss") is None
-    shot("shown-as-text", full_page=True)
+    courtesy.evaluate("e => e.scrollIntoView({block: 'start'})")  # its heading and its comment in view
+    on_screen(comment)
+    shot("shown-as-text")
 
 
 def test_a_shopper_cannot_open_another_shoppers_evaluation(server, tablet):
@@ -246,6 +279,66 @@ def test_a_comment_typed_then_left_without_blur_is_in_the_draft(server, browser)
     store = Store.open(server.data_dir)
     try:
         (draft,) = store.drafts_for("bob")
+        assert draft.state["comments"] == {"greeted_at_door": typed}
+    finally:
+        store.close()
+
+
+def test_a_server_restart_resumes_the_draft_with_its_answers_and_comment(tmp_path, browser):
+    """The draft lives in the data folder, not in the server: a new `streamlit run` over the same
+    folder (a restart, a crash, a deployment) finds it with every answer and comment."""
+    data_dir = tmp_path / "data"
+    store = Store.open(data_dir)
+    try:
+        populate(store, data_dir)
+    finally:
+        store.close()
+    card = resolve("mystery_visit").card
+    section = card.sections[0]
+    typed = "Sourire à l'entrée, <i>bonjour</i> & merci"
+    context = browser.new_context(**TABLET)
+    page = context.new_page()
+    shot = Shots(page, "test_a_server_restart_resumes_the_draft")
+    try:
+        with serve(data_dir) as first:
+            open_app(page, first)
+            sign_in(page, "alice")
+            page.locator(".st-key-new_visit button").click()
+            page.locator(".st-key-goto_1 button").click()
+            expect()(page.get_by_role("heading", name=section.label.fr, exact=True)).to_be_visible()
+            answer_every_criterion(page, section)
+            page.locator(".st-key-cm_greeted_at_door textarea").fill(typed)
+            # Wait for what the server saved (the box sends its text after a pause in typing).
+            expect()(page.locator(".st-key-goto_1 button")).to_contain_text("check_circle")
+            for _ in range(50):
+                store = Store.open(data_dir)
+                try:
+                    (saved,) = store.drafts_for("alice")
+                finally:
+                    store.close()
+                if saved.state["comments"].get("greeted_at_door") == typed:
+                    break
+                page.wait_for_timeout(200)
+            assert saved.state["comments"] == {"greeted_at_door": typed}
+            shot("before-restart")
+        with pytest.raises(OSError):  # the first server process has ended
+            urllib.request.urlopen(f"{first}/_stcore/health", timeout=2)  # noqa: S310 - local server
+        with serve(data_dir) as url:  # a new one over the same data folder
+            open_app(page, url)
+            sign_in(page, "alice")  # sessions do not outlive the server: sign in again
+            expect()(page.get_by_text(re.compile("Brouillon repris"))).to_be_visible()
+            expect()(page.get_by_role("heading", name=section.label.fr, exact=True)).to_be_visible()
+            for criterion in section.criteria:
+                option = page.locator(f".st-key-ans_{criterion.id} [data-testid=stRadioOption]").first
+                expect()(option).to_have_attribute("data-selected", "true")
+            expect()(page.locator(".st-key-cm_greeted_at_door textarea")).to_have_value(typed)
+            shot("resumed-after-restart")
+    finally:
+        context.close()
+    store = Store.open(data_dir)
+    try:
+        (draft,) = store.drafts_for("alice")
+        assert draft.state["answers"] == saved.state["answers"] and len(draft.state["answers"]) == len(section.criteria)
         assert draft.state["comments"] == {"greeted_at_door": typed}
     finally:
         store.close()
