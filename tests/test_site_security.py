@@ -255,3 +255,33 @@ def test_photos_of_an_approved_evaluation_are_never_published(tmp_path: Path) ->
             assert content in own_assets, f"{file} is an image that is not one of the site's own assets"
     encoded = [base64.b64encode(c)[:24] for c in (png, jpeg)]
     assert not any(e in p.read_bytes() for p in files for e in encoded)
+
+
+@pytest.mark.parametrize("from_store", [False, True], ids=["records", "store-columns"])
+def test_a_hostile_scenario_and_failed_criterion_id_never_reach_the_evaluations_table_raw(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_store: bool
+) -> None:
+    """The evaluations table is written as ready HTML (sitegen.context.evaluation_rows): a visit's
+    scenario as typed and a failed criterion id the scorecard does not know must come out as
+    text, whether the rows come from the records or from the store's columns."""
+    from sitegen import build
+
+    if from_store:
+        monkeypatch.setattr(build, "FRAME_FROM", 0)
+    world = make_world(tmp_path)
+    try:
+        doc = world.add("E2", "phone_call", scenario=XSS_COMMENT, failing=["privacy_protected"])
+        doc["score"]["critical_failures"] = [*doc["score"]["critical_failures"], "<b>unknown</b>"]
+        doc["id"], doc["interaction_id"] = "ev-hostile", None
+        doc["visit"] = {"scenario": XSS_COMMENT}
+        world.store.import_evaluations([doc], by="test")
+        build_site(world.store, tmp_path / "site", workers=1)
+        tokens = world.store.site_tokens()
+        for lang in ("fr", "en"):
+            file = tmp_path / "site" / paths.employee_page(tokens["E2"], lang)
+            html = file.read_text()
+            assert "<script>alert(1)" not in html and "<b>unknown</b>" not in html
+            assert "&lt;b&gt;unknown&lt;/b&gt;" in html  # the unknown id, shown as text
+            assert XSS_COMMENT not in soup(file).get_text()  # an unknown scenario is not shown at all
+    finally:
+        world.store.close()
