@@ -465,22 +465,24 @@ class Partition:
         mw = self._middleware(create=False)
         if mw is None:
             return []
-        token = mw.inner.peek_token()
-        if token is not None and token != mw.inner.token:  # not parsed in memory, or stale
-            key = f"indexed:{table}:{field_name}:{value}"
-            hit = self._views.get(key)
-            if hit is not None and hit[0] == token:
-                return list(hit[1])
-            with paused_gc():
-                got = mw.inner.read_indexed(table, field_name, value)
-                if got is not None:
-                    records = trusted_many(self.kind.tables[table], got[1], shared=False)
-            if got is not None:
-                read_token, _, size = got
-                if read_token is not None:
-                    self._keep_view(key, (read_token, records, size))
-                return list(records)
-        return self.matching(table, field_name, value)
+        key = f"indexed:{table}:{field_name}:{value}"
+        hit = self._views.get(key)
+        parsed = mw.inner.token  # the state whose tables are in memory, if any
+        # One open of the file tells its state and, unless a state held already is current, reads.
+        known = [t for t in (parsed, hit[0] if hit is not None else None) if t is not None]
+        with paused_gc():
+            got = mw.inner.read_indexed(table, field_name, value, known)
+            if got is not None and got[1] is not None:
+                records = trusted_many(self.kind.tables[table], got[1], shared=False)
+        if got is None or (got[1] is None and got[0] == parsed):  # no index, or parsed and current
+            return self.matching(table, field_name, value)
+        token, docs, size = got
+        if docs is None:  # the records kept from this state
+            assert hit is not None
+            return list(hit[1])
+        if token is not None:
+            self._keep_view(key, (token, records, size))
+        return list(records)
 
     @contextmanager
     def transaction(self) -> Iterator[Transaction]:

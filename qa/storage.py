@@ -29,7 +29,7 @@ import contextlib
 import os
 import secrets
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -63,8 +63,8 @@ class PartitionStorage(Protocol):
     def read_uncached(self) -> Tables | None: ...
     def read_body(self) -> tuple[str | None, bytes | memoryview] | None: ...
     def read_indexed(
-        self, table: str, field_name: str, value: Any
-    ) -> tuple[str | None, list[dict[str, Any]], int] | None: ...
+        self, table: str, field_name: str, value: Any, skip: Container[str] = ()
+    ) -> tuple[str | None, list[dict[str, Any]] | None, int] | None: ...
     def drop_tables(self) -> None: ...
     def forget(self) -> None: ...
     def close(self) -> None: ...
@@ -328,15 +328,17 @@ class DurableJSONStorage(Storage):
         return _token_of(data), split(data, self.path)[1]
 
     def read_indexed(
-        self, table: str, field_name: str, value: Any
-    ) -> tuple[str | None, list[dict[str, Any]], int] | None:
+        self, table: str, field_name: str, value: Any, skip: Container[str] = ()
+    ) -> tuple[str | None, list[dict[str, Any]] | None, int] | None:
         """The file's token, the documents of `table` whose field `field_name` is `value`, read
         from their byte ranges, and how many bytes they took.
 
         Only the header (cached until the file changes) and those documents are read and parsed,
-        from one open file, so they all belong to the same state of it. None when the file has no
-        index of that field (written before indexes, or another kind of file): parse it instead.
-        A range that does not hold the document the header promises is a damaged file.
+        from one open file, so they all belong to the same state of it. When the file's token is
+        in `skip` (a state the caller holds already), nothing more is read: (token, None, 0).
+        None when the file has no index of that field (written before indexes, or another kind
+        of file): parse it instead. A range that does not hold the document the header promises
+        is a damaged file.
         """
         try:
             handle = open(self.path, "rb")  # noqa: SIM115 - closed below
@@ -345,6 +347,8 @@ class DurableJSONStorage(Storage):
         with handle:
             line = handle.readline()
             token = _token_of(line)
+            if token is not None and token in skip:
+                return token, None, 0
             if token is None or token != self._summary_token or self._summary is None:
                 header = parse_header(line.rstrip(b"\n"), self.path)
                 self._summary, self._summary_token = header.get("summary") or {}, token
@@ -551,8 +555,8 @@ class ReferenceJSONStorage(JSONStorage):
         return None, data.strip() or b"{}"
 
     def read_indexed(
-        self, table: str, field_name: str, value: Any
-    ) -> tuple[str | None, list[dict[str, Any]], int] | None:
+        self, table: str, field_name: str, value: Any, skip: Container[str] = ()
+    ) -> tuple[str | None, list[dict[str, Any]] | None, int] | None:
         return None  # no header, no index: the caller filters the parsed table
 
     def drop_tables(self) -> None:
