@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from qa import stats
 from qa.auth import Actor, require
 from qa.scorecard_model import BEHAVIOURS, Scorecard
 from qa.stats import DEFAULT_MIN_N, DEFAULT_TARGET_HALF_WIDTH, evaluator_drift
@@ -32,9 +33,6 @@ from qa.store_columns import evaluation_frame
 SCORED_STATUSES = ("approved",)  # what the coaching site publishes; "submitted" on request
 CATEGORIES = ("evaluator", "employee_id", "team", "site", "channel", "scorecard_id", "status", "month", "week")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")  # what spreadsheets read as a formula (OWASP CSV injection)
-# sitegen.build.PLANNING_STEP (the domain does not import the site; a test checks they agree):
-# the site rounds the pooled planning stdev so one new evaluation does not move every "needed".
-PLANNING_STEP = 0.5
 # The coaching site's verdict (qa.stats defaults), shown in the page's caption.
 MIN_N = DEFAULT_MIN_N
 TARGET_HALF_WIDTH = DEFAULT_TARGET_HALF_WIDTH
@@ -406,15 +404,12 @@ def trend(frame: pd.DataFrame, period: str = "month") -> pd.DataFrame:
 
 def planning_stdev(people: pd.DataFrame) -> float | None:
     """The coaching site's planning stdev over these employees: `qa.stats.pooled_stdev` of each
-    one's scores (from their n and stdev), rounded to PLANNING_STEP as sitegen.build does."""
+    one's scores (from their n and stdev), rounded as the site rounds it (`qa.stats.planning_stdev`)."""
     n = people["n"].to_numpy(dtype=float)
     stdev = people["stdev"].to_numpy(dtype=float)
     several = n >= 2
-    degrees = float((n[several] - 1).sum())
-    if not degrees:
-        return None
-    pooled = float(np.sqrt(((n[several] - 1) * stdev[several] ** 2).sum() / degrees))
-    return round(pooled / PLANNING_STEP) * PLANNING_STEP
+    squares = float(((n[several] - 1) * stdev[several] ** 2).sum())
+    return stats.planning_stdev(stats.pooled_from_sums(squares, float((n[several] - 1).sum())))
 
 
 def coaching_priorities(frame: pd.DataFrame, limit: int = 50) -> pd.DataFrame:

@@ -250,7 +250,23 @@ def pooled_stdev(groups: Iterable[Sequence[float]]) -> float | None:
         if len(values) >= 2:
             squares += float(((values - values.mean()) ** 2).sum())
             degrees += len(values) - 1
+    return pooled_from_sums(squares, degrees)
+
+
+def pooled_from_sums(squares: float, degrees: float) -> float | None:
+    """`pooled_stdev` from its sums: the groups' squared deviations and their n_i - 1 (for callers
+    that keep those per group rather than the scores)."""
     return math.sqrt(squares / degrees) if degrees else None
+
+
+# The planning stdev (for people with too few evaluations) is rounded so that one new evaluation
+# elsewhere does not change everybody's "about N evaluations needed".
+PLANNING_STEP = 0.5
+
+
+def planning_stdev(pooled: float | None) -> float | None:
+    """A pooled stdev rounded to PLANNING_STEP: what the coaching site and the dashboard plan with."""
+    return None if pooled is None else round(pooled / PLANNING_STEP) * PLANNING_STEP
 
 
 def evaluations_needed(stdev: float, target_half_width: float, confidence: float = 0.95) -> int:

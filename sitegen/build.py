@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import gc
 import hashlib
-import math
 import multiprocessing
 import os
 import threading
@@ -29,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from qa import stats
 from qa.errors import QAError
 from qa.i18n import LOCALE_DIR, t
 from qa.models import Employee, Evaluation
@@ -45,9 +45,6 @@ from sitegen.write import remove_temp_files
 Progress = Callable[[int, int, str], None]
 References = Callable[[list[Evaluation]], dict[str, str]]
 
-# The planning stdev (for people with too few evaluations) is rounded so that one new evaluation
-# elsewhere does not change every page's "about N evaluations needed".
-PLANNING_STEP = 0.5
 OWNED_FOLDERS = ("p", "leads", paths.ASSETS)
 # Below this many employee pages to render, one process is faster than starting workers.
 PARALLEL_FROM = 200
@@ -125,14 +122,13 @@ def _inputs(employee_id: str, evaluations: list[Evaluation]) -> _Inputs:
 
 def _pooled_planning(inputs: Iterable[_Inputs]) -> float | None:
     """The visit-to-visit spread pooled over employees (`qa.stats.pooled_stdev` of everyone's
-    scores, from the per-employee sums kept in `_INPUTS`), rounded (see PLANNING_STEP)."""
+    scores, from the per-employee sums kept in `_INPUTS`), rounded (`qa.stats.planning_stdev`)."""
     squares, degrees = 0.0, 0
     for found in inputs:
         if len(found.scores) >= 2:
             squares += found.squares
             degrees += len(found.scores) - 1
-    pooled = math.sqrt(squares / degrees) if degrees else None
-    return None if pooled is None else round(pooled / PLANNING_STEP) * PLANNING_STEP
+    return stats.planning_stdev(stats.pooled_from_sums(squares, degrees))
 
 
 def _uses_planning(scores: list[float]) -> bool:
