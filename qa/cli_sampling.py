@@ -9,6 +9,7 @@ import re
 import sys
 from typing import Any
 
+from qa.call_logs import is_excel
 from qa.cli import command, data_dir, print_json
 from qa.draws import describe_shortfalls, draw_progress, find_draw, plan_of, run_draw, topup, verify_draw
 from qa.errors import QAError
@@ -143,12 +144,12 @@ def register(sub: argparse._SubParsersAction) -> None:
 # -- interactions ----------------------------------------------------------------------------------
 
 
-def _first_lines(data: bytes, count: int = 5) -> bytes:
+def _first_lines(data: bytes, source: str, count: int = 5) -> bytes:
     """A CSV's header line and a few rows: all that guessing a mapping reads (an Excel file whole).
 
     Reading a million-row export twice, once to guess and once to import, cost 0.7 s of CPU.
     """
-    if data.startswith(b"PK\x03\x04"):
+    if is_excel(data, source):
         return data
     end = 0
     for _ in range(count):
@@ -163,7 +164,7 @@ def _mapping(args: argparse.Namespace, data: bytes, folder: Any) -> ColumnMappin
     if args.mapping:
         base = load_mapping(folder, args.mapping)
     else:
-        base = guess_mapping(read_table(_first_lines(data), args.file, None, args.sheet).frame.columns)
+        base = guess_mapping(read_table(_first_lines(data, args.file), args.file, None, args.sheet).frame.columns)
     values = base.model_dump()
     values["columns"] = {**values["columns"], **_pairs(args.map, "--map")}
     for name in ("default_channel", "timezone", "encoding", "sep", "date_format", "duration_unit", "sheet"):

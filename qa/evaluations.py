@@ -367,9 +367,11 @@ def visible_evaluations(store, actor: Actor, *, status: str | None = None, mine:
     if not (actor.can("view_own") or actor.can("view_all")):
         raise PermissionDenied(f"{actor.name} ({actor.role}) may not view evaluations")
     only_own = mine or not actor.can("view_all")
-    found: Iterable[Evaluation] = store.iter_evaluations(status=status)
-    if only_own:
-        found = (e for e in found if e.evaluator == actor.name)
+    # One's own through the store's index by evaluator: scanning every evaluation to keep one
+    # evaluator's took 6-10 s at 100,000 evaluations, on every rerun of Mes évaluations.
+    found: Iterable[Evaluation] = (
+        store.evaluations_by_evaluator(actor.name, status=status) if only_own else store.iter_evaluations(status=status)
+    )
     return sorted(found, key=lambda e: e.submitted_at or e.started_at, reverse=True)
 
 
@@ -414,15 +416,7 @@ def review_queue(store, actor: Actor) -> list[Evaluation]:
 def approve(store, actor: Actor, evaluation_id: str) -> Evaluation:
     """Approve a submitted evaluation: only approved evaluations reach the coaching site."""
     require(actor, "review")
-    open_evaluation(store, actor, evaluation_id)
-
-    def decide(current: Evaluation) -> tuple[dict[str, Any], str, dict[str, Any]]:
-        # Checked again under the write lock: two leads deciding at once must not both decide.
-        if current.status not in ("submitted", "disputed"):
-            raise QAError(f"evaluation {evaluation_id} is {current.status}: only a submitted one can be approved")
-        return {"status": "approved"}, "approve", {}
-
-    return store.update_evaluation_with(evaluation_id, decide, by=actor.name)
+    return _decide(store, actor, evaluation_id, "approved", "approve", {})
 
 
 def return_to_evaluator(store, actor: Actor, evaluation_id: str, comment: str) -> Evaluation:
@@ -433,12 +427,18 @@ def return_to_evaluator(store, actor: Actor, evaluation_id: str, comment: str) -
         raise QAError("a returned evaluation needs a comment for its evaluator")
     if len(comment) > MAX_COMMENT:
         raise QAError(f"the comment is too long ({len(comment)} characters, at most {MAX_COMMENT})")
+    return _decide(store, actor, evaluation_id, "returned", "return", {"comment": comment})
+
+
+def _decide(store, actor: Actor, evaluation_id: str, status: str, action: str, details: dict[str, Any]) -> Evaluation:
+    """A QA lead's decision on a submitted (or disputed) evaluation, with its audit entry."""
     open_evaluation(store, actor, evaluation_id)
 
     def decide(current: Evaluation) -> tuple[dict[str, Any], str, dict[str, Any]]:
+        # Checked again under the write lock: two leads deciding at once must not both decide.
         if current.status not in ("submitted", "disputed"):
-            raise QAError(f"evaluation {evaluation_id} is {current.status}: only a submitted one can be returned")
-        return {"status": "returned"}, "return", {"comment": comment}
+            raise QAError(f"evaluation {evaluation_id} is {current.status}: only a submitted one can be {status}")
+        return {"status": status}, action, details
 
     return store.update_evaluation_with(evaluation_id, decide, by=actor.name)
 

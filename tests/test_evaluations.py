@@ -255,19 +255,22 @@ def test_recent_evaluations_are_the_actors_own_of_the_last_months_plus_every_ret
     last_month = submitted_on(ALICE, "2026-10-03T10:00:00+02:00")
     old = submitted_on(ALICE, "2026-06-03T10:00:00+02:00")
     old_returned = submitted_on(ALICE, "2026-05-12T10:00:00+02:00")
-    submitted_on(BOB, "2026-11-11T10:00:00+01:00")
+    bobs = submitted_on(BOB, "2026-11-11T10:00:00+01:00")
     ev.return_to_evaluator(store, LEA, old_returned.id, "Le scénario manque")
     store.close()
     reopened = Store.open(store.data_dir)  # read through the files' indexes, as a new process would
     try:
         recent = ev.recent_evaluations(reopened, ALICE, clock=lambda: now)
         assert {e.id for e in recent} == {this_month.id, last_month.id, old_returned.id}
-        assert old.id not in {e.id for e in recent}
-        assert [e.id for e in ev.recent_evaluations(reopened, BOB, clock=lambda: now)] != []
-        assert all(e.evaluator == "bob" for e in ev.recent_evaluations(reopened, BOB, clock=lambda: now))
+        assert [e.id for e in ev.recent_evaluations(reopened, BOB, clock=lambda: now)] == [bobs.id]
+        # "All my evaluations" (and a shopper's whole list): every one of the actor's, nobody else's.
+        everything = [e.id for e in ev.visible_evaluations(reopened, ALICE, mine=True)]
+        assert sorted(everything) == sorted([this_month.id, last_month.id, old.id, old_returned.id])
+        assert [e.id for e in ev.visible_evaluations(reopened, ALICE, status="returned")] == [old_returned.id]
+        assert {e.id for e in ev.visible_evaluations(reopened, LEA)} == {*everything, bobs.id}
     finally:
         reopened.close()
-    Store.open(store.data_dir)  # keep the fixture's close() balanced
+    Store.open(store.data_dir)  # the fixture closes the store it opened: one more user of the folder
 
 
 def test_two_leads_deciding_one_evaluation_at_once_decide_it_once(store, mini_loaded):
