@@ -223,6 +223,8 @@ def dispute_history(store: Any, actor: Actor, evaluation_id: str) -> list[Disput
 
 
 def _ever_disputed(store: Any) -> Iterable[Any]:
+    # The store marks every evaluation that becomes disputed; the status scan only finds those of
+    # folders written before it did (still disputed, so not yet resolved).
     ids = store.disputed_ids() | {ev.id for ev in store.iter_evaluations(status="disputed")}
     for evaluation_id in sorted(ids):
         try:

@@ -22,6 +22,10 @@ if TYPE_CHECKING:
 class EvaluationStore(StoreCore):
     """Evaluations and their audit log."""
 
+    def _mark_disputed(self, evaluation_ids: list[str]) -> None:
+        """Called, under the write lock, before evaluations are written with status "disputed":
+        the review tables (qa/store_reviews.py) keep the index of every evaluation ever disputed."""
+
     def _evaluation_name(self, month: str, employee_id: str) -> str:
         return f"evaluations/{month}/e{bucket(employee_id, self.layout['evaluation_buckets']):02d}"
 
@@ -153,6 +157,9 @@ class EvaluationStore(StoreCore):
         added = 0
         with self._writing(), self._parts.batch_writes():
             self._check_references(records)
+            disputed = [r.id for r in records if r.status == "disputed"]
+            if disputed:
+                self._mark_disputed(disputed)
             for name in sorted(groups):
                 part = self._part(name, EVALUATIONS)
                 present = part.ids("evaluations")
@@ -198,6 +205,8 @@ class EvaluationStore(StoreCore):
                 raise InvalidRecord(what, dict.fromkeys(moved, "cannot be changed (it places the evaluation)"))
             if record.status != current.status and record.status not in STATUS_TRANSITIONS[current.status]:
                 raise InvalidRecord(what, {"status": f"cannot go from {current.status!r} to {record.status!r}"})
+            if record.status == "disputed" and current.status != "disputed":
+                self._mark_disputed([evaluation_id])  # before the write: the index stays a superset
             fields = sorted(k for k in changes if getattr(current, k, None) != getattr(record, k, None))
             seq = sum(1 for e in part.raw("audit").values() if e["evaluation_id"] == evaluation_id)
             entry = validated(

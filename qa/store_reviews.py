@@ -193,6 +193,11 @@ class ReviewStore(InteractionStore):
                         tx.patch("disputed", r)
         return len(new)
 
+    def _mark_disputed(self, evaluation_ids: list[str]) -> None:
+        # Every way an evaluation becomes disputed (a dispute, an import, a status change) marks it,
+        # so a dispute resolved later still counts in the overturn rates.
+        self.mark_disputed(evaluation_ids)
+
     def disputed_ids(self) -> set[str]:
         """Every evaluation ever marked as disputed (read from the file's header)."""
         with self._reading():

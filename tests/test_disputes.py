@@ -188,3 +188,25 @@ def test_cli_dispute_life_cycle(tmp_path, capsys):
     assert rows["quality"]["overturn_rate"] == 1.0 and rows["thanks"]["overturn_rate"] == 0.0
     assert main([*base, "dispute", "open", "ev1", "--criteria", "greet", "--reason", "x", "--by", "ana"]) == 1
     assert "may not disputes" in capsys.readouterr().err
+
+
+def test_an_evaluation_disputed_without_open_dispute_still_counts_once_resolved(store):
+    """An import or a status change can make an evaluation disputed (the demo does): once a lead
+    re-scores it, its status is approved again, and it must still count in the overturn rates."""
+    store.update_evaluation("ev1", {"status": "disputed"}, by="lea", action="dispute_opened",
+                            details={"criteria": ["thanks"], "reason": "imported dispute"})  # fmt: skip
+    assert "ev1" in store.disputed_ids()
+    disputes.rescore(store, LEAD, "ev1", {"thanks": "yes"}, reason="heard it")
+    rates = {r.criterion_id: r for r in disputes.overturn_rates(store, LEAD)}
+    assert (rates["thanks"].disputes, rates["thanks"].overturned) == (1, 1)
+
+
+def test_imported_disputed_evaluations_are_marked(tmp_path):
+    store = open_world(tmp_path)
+    try:
+        add_evaluation(store, "ev7", ANSWERS, approve=False)
+        doc = store.get_evaluation("ev7").model_dump()
+        store.import_evaluations([{**doc, "id": "ev8", "status": "disputed"}], by="test")
+        assert store.disputed_ids() == {"ev8"}
+    finally:
+        store.close()
