@@ -133,6 +133,29 @@ class ViewCodec(Protocol):
     def load(self, data: bytes) -> tuple[Any, int]: ...  # the value and its size; ValueError if damaged
 
 
+def load_view(path: Path, codec: ViewCodec, stamp: str) -> tuple[Any, int] | None:
+    """A view kept on disk, if it was derived from the state `stamp` names and is readable."""
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    line, _, payload = data.partition(b"\n")
+    if line != f"{VIEW_MAGIC} {codec.name} {stamp}".encode():
+        return None  # a view of an older state, or of another format
+    try:
+        return codec.load(payload)
+    except ValueError:  # damaged: built again by the caller
+        return None
+
+
+def save_view(path: Path, codec: ViewCodec, stamp: str, value: Any) -> None:
+    """Keep a view on disk beside what it was derived from (a cache: no fsync)."""
+    with contextlib.suppress(OSError):  # a read-only or full disk: the view stays in memory only
+        atomic_write(
+            path, b"".join([f"{VIEW_MAGIC} {codec.name} {stamp}\n".encode(), codec.dump(value)]), durable=False
+        )
+
+
 @dataclass(frozen=True)
 class Kind:
     """What a family of partitions holds: its tables and their record types, its summary, and
@@ -226,10 +249,6 @@ class Partition:
     def parsed_bytes(self) -> int:
         """Bytes of the parsed file kept in memory (its records come on top)."""
         return self._mw.inner.cached_bytes if self._mw else 0
-
-    @property
-    def view_bytes(self) -> int:
-        return self._view_bytes
 
     def _keep_view(self, key: str, entry: tuple[str, Any, int] | None) -> None:
         """Store (or, with None, drop) a view, keeping `_view_bytes` their sum."""
@@ -341,10 +360,7 @@ class Partition:
                 name, values = match
                 keys = [key for key, doc in raw.items() if doc.get(name) in values]
                 cache = self._rebuild(table, raw, keys)
-                found = [cache[key] for key in keys]
-                if order is not None:
-                    found.sort(key=order)
-                return found
+                return [cache[key] for key in keys]
             self.records(table)
             memo = (table, order)
             ordered = self._sorted.get(memo)
@@ -408,24 +424,10 @@ class Partition:
         return self.path.with_name(f".{self.path.stem}.{codec.name}")
 
     def _load_view(self, codec: ViewCodec, token: str) -> tuple[Any, int] | None:
-        try:
-            data = self._view_path(codec).read_bytes()
-        except OSError:
-            return None
-        line, _, payload = data.partition(b"\n")
-        if line != f"{VIEW_MAGIC} {codec.name} {token}".encode():
-            return None  # a view of an older state of the file, or of another format
-        try:
-            return codec.load(payload)
-        except ValueError:  # damaged: build it again
-            return None
+        return load_view(self._view_path(codec), codec, token)
 
     def _save_view(self, codec: ViewCodec, token: str, value: Any) -> None:
-        try:
-            payload = b"".join([f"{VIEW_MAGIC} {codec.name} {token}\n".encode(), codec.dump(value)])
-            atomic_write(self._view_path(codec), payload, durable=False)  # a cache: no fsync
-        except OSError:
-            pass  # a read-only or full disk: the view stays in memory only
+        save_view(self._view_path(codec), codec, token, value)
 
     def record(self, table: str, key: str) -> Record | None:
         """One record (validating only that one when the table is not cached)."""
@@ -661,19 +663,10 @@ class Partitions:
             self._folder_views.move_to_end((folder, key))
             return hit[1]
         path = self.root / folder / f".{codec.name}"
-        head = f"{VIEW_MAGIC} {codec.name} {stamp}".encode()
-        loaded = None
-        try:
-            data = path.read_bytes()
-            line, _, payload = data.partition(b"\n")
-            if line == head:
-                loaded = codec.load(payload)
-        except (OSError, ValueError):  # none yet, or damaged: built again below
-            loaded = None
+        loaded = load_view(path, codec, stamp)
         if loaded is None:
             loaded = combine([v for v in (p.view(key, build, codec) for p in parts) if v is not None])
-            with contextlib.suppress(OSError):  # a read-only or full disk: kept in memory only
-                atomic_write(path, b"".join([head, b"\n", codec.dump(loaded[0])]), durable=False)
+            save_view(path, codec, stamp, loaded[0])
         self._folder_views[(folder, key)] = (stamp, *loaded)
         return loaded[0]
 

@@ -437,12 +437,7 @@ class DurableJSONStorage(Storage):
 
     def peek_token(self) -> str | None:
         """The token of the file as it is now (None when there is no file)."""
-        peeked = self._peek()
-        if peeked is None:
-            return None
-        handle, token = peeked
-        handle.close()
-        return token
+        return file_token(self.path)
 
     def forget(self) -> None:
         """Drop the cache; the next read parses the file again."""

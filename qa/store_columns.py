@@ -157,13 +157,10 @@ def block_size(table: pa.Table) -> int:
     return int(table.get_total_buffer_size()) + 200 * table.num_columns
 
 
-_size = block_size
-
-
 def evaluation_block(body: bytes | memoryview) -> tuple[pa.Table, int]:
     """The evaluation rows of one file's body as an Arrow table, and its size in bytes."""
     table = _evaluation_table(_evaluation_rows(body))
-    return table, _size(table)
+    return table, block_size(table)
 
 
 def _evaluation_table(rows: list[_EvaluationRow]) -> pa.Table:
@@ -254,7 +251,7 @@ def interaction_block(body: bytes | memoryview) -> tuple[pa.Table, int]:
             "has_recording": pa.array([bool(r.recording) for r in rows], pa.bool_()),
         }
     )
-    return table, _size(table)
+    return table, block_size(table)
 
 
 def in_order(table: pa.Table) -> pa.Table:
@@ -297,7 +294,7 @@ class ArrowViews:
             table = pa.ipc.open_file(pa.py_buffer(data)).read_all()
         except pa.ArrowException as error:
             raise ValueError(str(error)) from None
-        return table, _size(table)
+        return table, block_size(table)
 
 
 # The names of the files on disk: change the version when a block's columns change.

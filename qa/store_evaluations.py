@@ -19,6 +19,15 @@ if TYPE_CHECKING:
     import pandas as pd
 
 
+def _months(months: Iterable[str]) -> list[str]:
+    """The months asked for, sorted and once each; StoreError for one not written as YYYY-MM."""
+    wanted = sorted(set(months))
+    for month in wanted:
+        if not MONTH.match(month):
+            raise StoreError(f"{month!r} is not a month written as YYYY-MM")
+    return wanted
+
+
 class EvaluationStore(StoreCore):
     """Evaluations and their audit log."""
 
@@ -249,10 +258,7 @@ class EvaluationStore(StoreCore):
         Read through the files' indexes: each file's header, then only that evaluator's records
         (files without that status are skipped from their header alone).
         """
-        wanted = None if months is None else sorted(set(months))
-        for month in wanted or []:
-            if not MONTH.match(month):
-                raise StoreError(f"{month!r} is not a month written as YYYY-MM")
+        wanted = None if months is None else _months(months)
         out: list[Evaluation] = []
         with self._reading():
             if wanted is None:
@@ -270,8 +276,7 @@ class EvaluationStore(StoreCore):
 
     def evaluations_in_month(self, month: str) -> list[Evaluation]:
         """Evaluations whose started_at (in its own offset) falls in `month` ("YYYY-MM")."""
-        if not MONTH.match(month):
-            raise StoreError(f"{month!r} is not a month written as YYYY-MM")
+        _months([month])
         # The collector paused for the whole read: between files, and while sorting, it would
         # otherwise walk the fresh records again and again (a third of a cold read).
         with self._reading(), paused_gc():
@@ -346,10 +351,7 @@ class EvaluationStore(StoreCore):
             to_frame,
         )
 
-        wanted = None if months is None else sorted(set(months))
-        for month in wanted or []:
-            if not MONTH.match(month):
-                raise StoreError(f"{month!r} is not a month written as YYYY-MM")
+        wanted = None if months is None else _months(months)
         blocks = []
         with self._reading():
             months_read = self._parts.months("evaluations") if wanted is None else wanted
