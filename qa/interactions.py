@@ -34,7 +34,7 @@ from qa.call_logs import ImportRefused, RowProblem, Table, problem, sheet_names
 from qa.call_logs import read_table as read_log
 from qa.errors import QAError
 from qa.i18n import t
-from qa.interaction_columns import documents
+from qa.interaction_columns import CHANNELS, FIELDS, KEY_PATTERN, documents
 from qa.models import Channel, Interaction, validated_many
 from qa.storage import atomic_write
 
@@ -54,11 +54,10 @@ __all__ = [
     "sheet_names",
 ]
 
-FIELDS = ("id", "employee_id", "channel", "started_at", "duration_seconds", "recording", "customer_ref")
+# The fields, channels and id pattern are the model's (qa.interaction_columns derives them), so the
+# file's checks and the store's column checks cannot drift apart. REQUIRED: what a mapping must map.
 REQUIRED = ("id", "employee_id", "channel", "started_at", "duration_seconds")
-CHANNELS: tuple[str, ...] = ("face_to_face", "phone", "email", "chat")
 MAX_DURATION = 2.0**53  # seconds; beyond, a "duration" is not one (and would not fit the file's numbers)
-KEY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.:@+-]{0,127}$")
 MAPPING_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 # Dates as French exports write them first, then ISO (Excel cells arrive as ISO strings).
 DATE_FORMATS = (
@@ -399,7 +398,7 @@ def check_rows(table: Table, mapping: ColumnMapping) -> Checked:
         raw = values[name] = pc.utf8_trim_whitespace(_arrow(frame[columns[name]]))
         empty = pc.equal(raw, "").to_numpy(zero_copy_only=False)
         check.add(empty, f"missing_{name}", position[name])
-        wrong = ~pc.match_substring_regex(raw, KEY.pattern).to_numpy(zero_copy_only=False) & ~empty
+        wrong = ~pc.match_substring_regex(raw, KEY_PATTERN).to_numpy(zero_copy_only=False) & ~empty
         check.add(wrong, f"bad_{name}", position[name], value=raw)
     if len(pc.unique(values["id"])) < n:  # Arrow's hash table first (~0.25 s a million): duplicates are rare
         ids = pd.Series(values["id"].to_pylist())
