@@ -1,5 +1,7 @@
 """What one employee's approved evaluations say, before any wording: scores with intervals, trends,
-strengths, focus areas and lagging behaviours. Pure functions of the evaluations and scorecards.
+strengths, focus areas and lagging behaviours: the shapes and the shared arithmetic, pure
+functions; sitegen.frame feeds them one employee's columns. (tests/site_reference.py defines the
+same numbers from the records' score snapshots, and the tests hold the two equal.)
 
 Every number comes from `qa.stats` (t intervals for means, Wilson for pass rates, `verdict` for
 the headline) so that a page never shows a score without its uncertainty.
@@ -10,17 +12,12 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from itertools import chain
-from operator import attrgetter, itemgetter
-from typing import Any
 
 import numpy as np
 
-from qa.models import Evaluation
-from qa.scorecard_model import BEHAVIOURS
 from qa.stats import Interval, ProportionInterval, Verdict
 from sitegen.cards import CardBook
-from sitegen.fast_stats import mean_interval, verdict, wilson_interval
+from sitegen.fast_stats import wilson_interval
 
 # A strength is a criterion passed at least this often, seen at least MIN_SEEN times.
 STRENGTH_RATE = 0.8
@@ -33,39 +30,6 @@ MIN_IMPACT = 0.5
 LAG_POINTS = 15.0
 # The trend shows the last few quarters (a quarter gathers enough evaluations for an interval).
 TREND_PERIODS = 4
-
-
-@dataclass(frozen=True, slots=True)
-class Facts:
-    """One evaluation reduced to what the pages show of it (scores on 0..100)."""
-
-    overall: float | None
-    behaviours: dict[str, float]
-    critical_failures: tuple[str, ...]
-
-
-_NOTHING: Mapping[str, Any] = {}
-
-
-def evaluation_facts(evaluation: Evaluation) -> Facts:
-    """Read the score snapshot stored with the evaluation (never re-scored: history stays)."""
-    snapshot: Mapping[str, Any] = evaluation.score or _NOTHING
-    behaviours: dict[str, float] = {}
-    sections = snapshot.get("sections")
-    if sections:
-        grouped: dict[str, list[float]] = {}
-        for section in sections.values():
-            behaviour, value = section.get("behaviour"), section.get("score")
-            if behaviour and value is not None:
-                if behaviour in grouped:
-                    grouped[behaviour].append(float(value))
-                else:
-                    grouped[behaviour] = [float(value)]
-        # Most behaviours have one section: its score is the mean (sum([x]) / 1 == x for scores >= 0).
-        behaviours = {b: v[0] if len(v) == 1 else sum(v) / len(v) for b, v in grouped.items()}
-    overall = snapshot.get("overall")
-    failures = snapshot.get("critical_failures")
-    return Facts(float(overall) if overall is not None else None, behaviours, tuple(failures) if failures else ())
 
 
 @dataclass(frozen=True)
@@ -105,33 +69,6 @@ class EmployeeAnalysis:
     lag: Lag | None
 
 
-def quarter(evaluation: Evaluation) -> str:
-    moment = evaluation.started_at
-    return f"{moment.year}-Q{(moment.month - 1) // 3 + 1}"
-
-
-def _group_stats(
-    card_id: str, criteria: tuple[str, ...], snapshots: list[Mapping[str, Any]], versions: list[str], n_total: int
-) -> list[CriterionStat]:
-    """Criterion stats over evaluations that share one list of criteria, as arrays (fast).
-
-    A criterion's loss in an evaluation is the share of the score it cost: 100 * w * (1 - f) /
-    (sum of the answered weights); a failed critical criterion also takes the rest of the score
-    with it (shared between the failed critical criteria), so losses add up to 100 - overall.
-    """
-    rows = [s["criteria"] for s in snapshots]
-    first = rows[0]
-    weights = np.array([first[c]["weight"] for c in criteria], dtype=float)
-    critical = np.array([bool(first[c]["critical"]) for c in criteria])
-    # Every row has the criteria in the same order (they are grouped by that order): read values().
-    # None (N/A) becomes NaN; going through an object array is twice as fast as letting numpy guess.
-    shape = (len(rows), len(criteria))
-    values = list(chain.from_iterable(r.values() for r in rows))
-    fractions = np.array(list(map(itemgetter("fraction"), values)), dtype=object).astype(float).reshape(shape)
-    passed = np.array(list(map(itemgetter("passed"), values)), dtype=object).astype(float).reshape(shape)
-    return group_stats(card_id, criteria, weights, critical, fractions, passed, versions, n_total)
-
-
 def group_stats(
     card_id: str,
     criteria: tuple[str, ...],
@@ -168,24 +105,6 @@ def group_stats(
         for i, cid in enumerate(criteria)
         if seen[i] > 0
     ]
-
-
-def criterion_stats(evaluations: Sequence[Evaluation]) -> list[CriterionStat]:
-    """Pass counts and mean points lost per (scorecard, criterion), merged across versions."""
-    groups: dict[tuple[str, tuple[str, ...]], tuple[list[Mapping[str, Any]], list[str]]] = {}
-    for evaluation in evaluations:
-        snapshot = evaluation.score or {}
-        criteria = snapshot.get("criteria")
-        if not criteria:
-            continue
-        key = (evaluation.scorecard_id, tuple(criteria))
-        snapshots, versions = groups.setdefault(key, ([], []))
-        snapshots.append(snapshot)
-        versions.append(evaluation.scorecard_version)
-    return merge_stats(
-        _group_stats(card_id, criteria, snapshots, versions, len(evaluations))
-        for (card_id, criteria), (snapshots, versions) in groups.items()
-    )
 
 
 def merge_stats(groups: Iterable[list[CriterionStat]]) -> list[CriterionStat]:
@@ -240,11 +159,6 @@ def lagging_behaviour(behaviours: Mapping[str, Interval]) -> Lag | None:
     return worst
 
 
-def headline_band(evaluations: Sequence[Evaluation], mean: float, cards: CardBook) -> tuple[str, str] | None:
-    """The band of the mean on the scorecard most of the evaluations used."""
-    return band_of(map(attrgetter("scorecard_id"), evaluations), mean, cards)
-
-
 def band_of(card_ids: Iterable[str], mean: float, cards: CardBook) -> tuple[str, str] | None:
     """The band of the mean on the most used of these evaluations' scorecards."""
     counts: dict[str, int] = defaultdict(int)
@@ -255,34 +169,3 @@ def band_of(card_ids: Iterable[str], mean: float, cards: CardBook) -> tuple[str,
     if card is None:
         return None
     return card_id, card.band_for(min(100.0, max(0.0, mean))).id
-
-
-def analyse_employee(
-    evaluations: Sequence[Evaluation], facts: Sequence[Facts], cards: CardBook, planning_stdev: float | None
-) -> EmployeeAnalysis:
-    """The numbers of one employee's page; `evaluations` are approved, oldest first."""
-    scores = [f.overall for f in facts if f.overall is not None]
-    headline = verdict(scores, fallback_stdev=planning_stdev)
-    band = None
-    if headline.conclusive and headline.interval.mean is not None:
-        band = headline_band(evaluations, headline.interval.mean, cards)
-    by_behaviour: dict[str, list[float]] = {b: [] for b in BEHAVIOURS}
-    by_period: dict[str, list[float]] = defaultdict(list)
-    for evaluation, fact in zip(evaluations, facts, strict=True):
-        for behaviour, value in fact.behaviours.items():
-            by_behaviour.setdefault(behaviour, []).append(value)
-        if fact.overall is not None:
-            by_period[quarter(evaluation)].append(fact.overall)
-    behaviours = {b: mean_interval(values) for b, values in by_behaviour.items()}
-    periods = [(p, mean_interval(by_period[p])) for p in sorted(by_period)[-TREND_PERIODS:]]
-    strengths, focus = strengths_and_focus(criterion_stats(evaluations))
-    return EmployeeAnalysis(
-        n=len(scores),
-        headline=headline,
-        band=band,
-        behaviours=behaviours,
-        periods=periods,
-        strengths=strengths,
-        focus=focus,
-        lag=lagging_behaviour(behaviours),
-    )

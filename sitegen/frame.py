@@ -231,7 +231,7 @@ def _quarter(month: str) -> str:
 
 
 def analyse_one(columns: Columns, employee_id: str, cards: CardBook, planning_stdev: float | None) -> Analysed:
-    """One employee's analysis from their rows (see `sitegen.analysis.analyse_employee`)."""
+    """One employee's analysis from their rows (the numbers `tests/site_reference.py` defines from the records)."""
     start, stop = columns.spans[employee_id]
     overall = [None if v != v else v for v in columns.overall[start:stop].tolist()]
     scores = [v for v in overall if v is not None]
@@ -266,7 +266,7 @@ def analyse_one(columns: Columns, employee_id: str, cards: CardBook, planning_st
 
 
 def _criterion_stats(columns: Columns, start: int, stop: int) -> list[Any]:
-    """Criterion stats grouped as `sitegen.analysis.criterion_stats` groups snapshots: by scorecard
+    """Criterion stats grouped as the records' snapshots group (tests/site_reference.py): by scorecard
     and list of criteria (in order of first appearance), weights from the group's first evaluation."""
     codes = columns.group[start:stop]
     present = codes[codes >= 0]

@@ -230,9 +230,9 @@ def test_the_store_columns_give_the_analysis_of_the_records(world, tmp_path: Pat
     `sitegen.analysis` defines the numbers from the records' snapshots: they are exactly equal."""
     import numpy as np
 
-    from sitegen.analysis import analyse_employee, evaluation_facts
     from sitegen.frame import analyse_one, columns_of, source_of
     from sitegen.load import load_site_data
+    from tests.site_reference import analyse_employee, evaluation_facts
 
     # A second scorecard version, and a person with evaluations on both (two groups of criteria).
     test_old_scorecard_versions_keep_their_own_wording(world, tmp_path)
