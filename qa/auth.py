@@ -11,10 +11,9 @@ import functools
 import secrets
 import threading
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -183,9 +182,17 @@ def find_user(store, name: str):
 
 
 def create_user(
-    store, name: str, role: str, display_name: str | None = None, password: str | None = None, clock: Clock = utcnow
+    store,
+    name: str,
+    role: str,
+    display_name: str | None = None,
+    password: str | None = None,
+    clock: Clock = utcnow,
+    *,
+    logged_by: str | None = None,
 ) -> tuple[object, str]:
-    """Add a user with a salted argon2 hash; returns the user and the password (random when not given)."""
+    """Add a user with a salted argon2 hash; returns the user and the password (random when not
+    given). With `logged_by`, the addition goes to the users' log in the same write."""
     from qa.models import User
 
     if role not in ROLES:
@@ -200,7 +207,8 @@ def create_user(
         password_hash=hash_password(password),
         created_at=clock(),
     )
-    store.add_user(user)
+    log = None if logged_by is None else change(user.created_at, logged_by, "added", name, {"role": role})
+    store.add_user(user, change=log)
     return user, password
 
 
@@ -229,10 +237,7 @@ def _dummy_hash() -> str:
 #
 # Every function checks `manage_users` itself, so a crafted call by a QA lead is refused like a
 # hidden page. Users are never deleted (their names stay on the evaluations they wrote): they are
-# deactivated. Each change is appended to <data>/audit/users.jsonl, one JSON line per change
-# (the store's audit log is per evaluation; users had none).
-
-USERS_LOG = ("audit", "users.jsonl")
+# deactivated. Each change is logged (qa.models.UserChange) in the same write as the change.
 
 
 class UserAdminError(QAError):
@@ -243,17 +248,6 @@ class UserAdminError(QAError):
         self.code = code
 
 
-@dataclass(frozen=True)
-class UserChange:
-    """One line of the users' log: who changed which user, when, how (never a password or hash)."""
-
-    at: datetime
-    by: str
-    action: str  # added, role_changed, deactivated, reactivated, password_reset
-    user: str
-    details: dict[str, str] = field(default_factory=dict)
-
-
 def _require_admin(store, actor: Actor) -> None:
     """The acting admin must hold the right now, as the users table says (not only in a session)."""
     require(actor, "manage_users")
@@ -262,52 +256,15 @@ def _require_admin(store, actor: Actor) -> None:
         raise PermissionDenied(f"{actor.name} is no longer an active admin")
 
 
-def _log_path(store) -> Path:
-    return Path(store.data_dir).joinpath(*USERS_LOG)
+def change(at: datetime, by: str, action: str, user: str, details: dict[str, str] | None = None) -> dict[str, Any]:
+    """A line of the users' log, for the store to write with the change (qa.models.UserChange)."""
+    return {"at": at, "by": by, "action": action, "user": user, "details": details or {}}
 
 
-def append_change(store, change: UserChange) -> None:
-    """Add one line to the users' log durably, under a lock shared by every process.
-
-    The file is rewritten whole (temporary file, fsync, atomic replace), never appended in place:
-    backups hard-link files that are only ever replaced, and an in-place append would change a
-    backup taken earlier. User changes are rare; the log stays small.
-    """
-    import orjson
-    from filelock import FileLock
-
-    from qa.storage import atomic_write, ensure_dir
-
-    path = _log_path(store)
-    ensure_dir(path.parent)
-    line = orjson.dumps({**asdict(change), "at": change.at.isoformat()}) + b"\n"
-    with FileLock(str(path.parent / ".users.lock"), timeout=10):
-        try:
-            old = path.read_bytes()
-        except FileNotFoundError:
-            old = b""
-        if old and not old.endswith(b"\n"):  # a torn last line (written by an older version)
-            old += b"\n"
-        atomic_write(path, old + line)
-
-
-def user_changes(store, actor: Actor) -> list[UserChange]:
-    """The users' log, the latest change first (a torn last line, after a crash, is skipped)."""
-    import orjson
-
+def user_changes(store, actor: Actor) -> list:
+    """The users' log (qa.models.UserChange records), the latest change first."""
     _require_admin(store, actor)
-    path = _log_path(store)
-    if not path.is_file():
-        return []
-    out = []
-    for raw in path.read_bytes().splitlines():
-        try:
-            doc = orjson.loads(raw)
-            out.append(UserChange(datetime.fromisoformat(doc["at"]), doc["by"], doc["action"], doc["user"],
-                                  dict(doc.get("details") or {})))  # fmt: skip
-        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
-            continue
-    return out[::-1]
+    return store.user_changes()
 
 
 def list_users(store, actor: Actor) -> list:
@@ -341,10 +298,11 @@ def add_user(store, actor: Actor, name: str, role: str, display_name: str | None
     if find_user(store, name) is not None:
         raise UserAdminError("exists", f"a user named {name!r} already exists")
     try:
-        _, password = create_user(store, name, role, display_name=(display_name or "").strip() or None, clock=clock)
+        _, password = create_user(
+            store, name, role, display_name=(display_name or "").strip() or None, clock=clock, logged_by=actor.name
+        )
     except ValidationError:
         raise UserAdminError("name", f"{name!r} is not a valid user name (letters, digits, '.', '_' or '-')") from None
-    append_change(store, UserChange(clock(), actor.name, "added", name, {"role": role}))
     return password
 
 
@@ -360,8 +318,9 @@ def set_role(store, actor: Actor, name: str, role: str, clock: Clock = utcnow) -
         raise UserAdminError("own_role", "you cannot change your own role")
     if user.role == "admin" and user.active and _other_active_admins(store, name) == 0:
         raise UserAdminError("last_admin", f"{name} is the last active admin")
-    store.update_user(name, {"role": role})
-    append_change(store, UserChange(clock(), actor.name, "role_changed", name, {"from": user.role, "to": role}))
+    store.update_user(
+        name, {"role": role}, change=change(clock(), actor.name, "role_changed", name, {"from": user.role, "to": role})
+    )
 
 
 def set_active(store, actor: Actor, name: str, active: bool, clock: Clock = utcnow) -> None:
@@ -374,8 +333,8 @@ def set_active(store, actor: Actor, name: str, active: bool, clock: Clock = utcn
         raise UserAdminError("self", "you cannot deactivate yourself")
     if not active and user.role == "admin" and _other_active_admins(store, name) == 0:
         raise UserAdminError("last_admin", f"{name} is the last active admin")
-    store.update_user(name, {"active": active})
-    append_change(store, UserChange(clock(), actor.name, "reactivated" if active else "deactivated", name))
+    action = "reactivated" if active else "deactivated"
+    store.update_user(name, {"active": active}, change=change(clock(), actor.name, action, name))
 
 
 def reset_password(store, actor: Actor, name: str, clock: Clock = utcnow) -> str:
@@ -383,8 +342,9 @@ def reset_password(store, actor: Actor, name: str, clock: Clock = utcnow) -> str
     _require_admin(store, actor)
     _target(store, name)
     password = new_password()
-    store.update_user(name, {"password_hash": hash_password(password)})
-    append_change(store, UserChange(clock(), actor.name, "password_reset", name))
+    store.update_user(
+        name, {"password_hash": hash_password(password)}, change=change(clock(), actor.name, "password_reset", name)
+    )
     return password
 
 

@@ -35,11 +35,9 @@ BACKUPS = "backups"
 RESTORE = ".restore"
 # Folders whose files all belong to the store (a restore removes the ones not in the backup): the
 # tables, the import's saved column mappings (qa/interactions.py), evaluation photos
-# (qa/photos.py), the users' change log (audit/, qa/auth.py), and calibration/ and disputes/
-# where older versions kept calibration sessions and the dispute index (moved into tables when
-# the store opens: qa/store_reviews.py).
+# (qa/photos.py), and calibration/ and disputes/ where older versions kept calibration sessions
+# and the dispute index (moved into tables when the store opens: qa/store_reviews.py).
 STORE_FOLDERS = (
-    "audit",
     "evaluations",
     "interactions",
     "draws",

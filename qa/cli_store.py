@@ -7,11 +7,11 @@ import getpass
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, date, datetime
+from datetime import date
 from pathlib import Path
 
 from qa import demo
-from qa.auth import ROLES, UserChange, append_change
+from qa.auth import ROLES
 from qa.cli import command, data_dir
 from qa.errors import QAError
 from qa.store import Store
@@ -158,9 +158,8 @@ def cmd_users_add(args: argparse.Namespace) -> int:
         if not password:
             raise QAError("no password on standard input")
     with opened(args) as store:
-        chosen = demo.add_user(store, args.name, args.role, args.display_name, password)
         by = f"command line ({getpass.getuser()})"
-        append_change(store, UserChange(datetime.now(UTC), by, "added", args.name, {"role": args.role}))
+        chosen = demo.add_user(store, args.name, args.role, args.display_name, password, logged_by=by)
     print(f"Added user {args.name} ({args.role}).")
     if password is None:
         print(f"Password (shown once): {chosen}")

@@ -413,10 +413,18 @@ def _month_start(today: date, months_back: int) -> date:
     return date(year, month, 1)
 
 
-def add_user(store: Any, name: str, role: str, display_name: str | None = None, password: str | None = None) -> str:
+def add_user(
+    store: Any,
+    name: str,
+    role: str,
+    display_name: str | None = None,
+    password: str | None = None,
+    *,
+    logged_by: str | None = None,
+) -> str:
     """Create a user through `qa.auth.create_user`; returns the password (random when not given)."""
     try:
-        _, password = create_user(store, name, role, display_name=display_name, password=password)
+        _, password = create_user(store, name, role, display_name=display_name, password=password, logged_by=logged_by)
     except ValidationError as error:  # create_user builds the User itself: say which field is wrong
         fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in error.errors(include_url=False))
         raise QAError(f"user {name!r} refused: {fields}") from None

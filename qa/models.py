@@ -82,6 +82,19 @@ class User(Record):
         return self.name
 
 
+class UserChange(Record):
+    """One line of the users' log: who changed which user, when, how (never a password or hash).
+    Written with the change itself, in the same atomic write of the users' file."""
+
+    kind: ClassVar[str] = "user change"
+    id: Key
+    at: AwareDatetime
+    by: Label  # a user's name, or "command line (<os user>)"
+    action: Literal["added", "role_changed", "deactivated", "reactivated", "password_reset"]
+    user: Key
+    details: dict[str, str] = Field(default_factory=dict)
+
+
 class Interaction(Record):
     """A call or visit that can be sampled and evaluated. `customer_ref` is never published."""
 

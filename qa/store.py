@@ -52,10 +52,12 @@ from qa.models import (
     ScorecardVersion,
     SiteToken,
     User,
+    UserChange,
+    new_id,
     validated,
     validated_many,
 )
-from qa.partitions import Partition, insert_documents, put_documents
+from qa.partitions import Partition, Transaction, insert_documents, put_documents
 from qa.store_core import DRAFTS, DRAWS, EMPLOYEES, SCORECARDS, SITE_TOKENS, USERS
 from qa.store_reviews import ReviewStore
 
@@ -103,8 +105,10 @@ class Store(ReviewStore):
 
     # -- users ----------------------------------------------------------------------------------
 
-    def add_user(self, user: User | Mapping[str, Any]) -> User:
+    def add_user(self, user: User | Mapping[str, Any], *, change: Mapping[str, Any] | None = None) -> User:
+        """Add a user; with `change` (a UserChange without its id), log it in the same write."""
         record = validated(User, user)
+        logged = None if change is None else validated(UserChange, {"id": new_id(), **change})
         with self._writing():
             part = self._part("users", USERS)
             if record.name in part.records("users"):
@@ -112,6 +116,7 @@ class Store(ReviewStore):
             with part.transaction() as tx:
                 insert_documents(tx.table("users"), {record.name: self._doc(record)})
                 tx.patch("users", record)
+                self._log_user_change(tx, logged)
         return record
 
     def get_user(self, name: str) -> User:
@@ -126,8 +131,10 @@ class Store(ReviewStore):
             records = [cast(User, r) for r in self._part("users", USERS).records("users").values()]
         return sorted((r for r in records if r.active or not active_only), key=lambda r: r.name)
 
-    def update_user(self, name: str, changes: Mapping[str, Any]) -> User:
-        """Change a user's fields (display name, role, password hash, active); not the name."""
+    def update_user(self, name: str, changes: Mapping[str, Any], *, change: Mapping[str, Any] | None = None) -> User:
+        """Change a user's fields (display name, role, password hash, active); not the name. With
+        `change` (a UserChange without its id), log it in the same write."""
+        logged = None if change is None else validated(UserChange, {"id": new_id(), **change})
         with self._writing():
             current = self.get_user(name)
             record = validated(User, {**current.model_dump(), **changes})
@@ -137,7 +144,19 @@ class Store(ReviewStore):
             with part.transaction() as tx:
                 put_documents(tx.table("users"), {name: self._doc(record)})
                 tx.patch("users", record)
+                self._log_user_change(tx, logged)
         return record
+
+    def _log_user_change(self, tx: Transaction, change: UserChange | None) -> None:
+        if change is not None:
+            insert_documents(tx.table("user_changes"), {change.id: self._doc(change)})
+            tx.patch("user_changes", change)
+
+    def user_changes(self) -> list[UserChange]:
+        """The users' log, the latest change first (in the order they were written)."""
+        with self._reading():
+            records = [cast(UserChange, r) for r in self._part("users", USERS).records("user_changes").values()]
+        return records[::-1]
 
     # -- draws and assignments ------------------------------------------------------------------
 

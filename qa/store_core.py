@@ -51,6 +51,7 @@ from qa.models import (
     ScorecardVersion,
     SiteToken,
     User,
+    UserChange,
 )
 from qa.partitions import Kind, Partition, Partitions, summary_of
 from qa.storage import FORMAT, SCHEMA, STORAGES, atomic_write, ensure_dir
@@ -65,7 +66,7 @@ LAYOUT_DEFAULTS = {"evaluation_buckets": 64, "interaction_buckets": 32}
 
 # What each family of files holds (see the layout in qa/store.py).
 EMPLOYEES = Kind({"employees": Employee})
-USERS = Kind({"users": User})
+USERS = Kind({"users": User, "user_changes": UserChange})  # a change and its log line: one write
 SITE_TOKENS = Kind({"site_tokens": SiteToken})
 SCORECARDS = Kind({"scorecard_versions": ScorecardVersion})
 DRAWS = Kind({"draws": Draw, "assignments": Assignment}, summary_of("draws"))
