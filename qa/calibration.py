@@ -111,9 +111,6 @@ class CalibrationBook:
     def sessions(self) -> list[CalibrationSession]:
         return self.store.calibration_sessions()
 
-    def ids(self) -> list[str]:
-        return sorted(session.id for session in self.sessions())
-
     def add(self, session: CalibrationSession) -> None:
         """Store a new session (StoreError, a QAError, when its id is taken)."""
         self.store.add_calibration_session(session)
