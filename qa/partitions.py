@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import glob
 import hashlib
 import os
 import re
@@ -154,6 +155,23 @@ def save_view(path: Path, codec: ViewCodec, stamp: str, value: Any) -> None:
         atomic_write(
             path, b"".join([f"{VIEW_MAGIC} {codec.name} {stamp}\n".encode(), codec.dump(value)]), durable=False
         )
+        _remove_older_versions(path)
+
+
+_VERSION = re.compile(r"\.v(\d+)\.")
+
+
+def _remove_older_versions(path: Path) -> None:
+    """Delete the same view in an older format (`.e07.rows.v3.arrow` beside `.e07.rows.v4.arrow`):
+    nothing reads it any more, and each format of a month of evaluations is a few MB."""
+    found = _VERSION.search(path.name)
+    if found is None:
+        return
+    head, tail = path.name[: found.start()], path.name[found.end() :]
+    for other in path.parent.glob(f"{glob.escape(head)}.v*.{glob.escape(tail)}"):
+        match = _VERSION.search(other.name)
+        if other != path and match and match.start() == found.start() and int(match.group(1)) < int(found.group(1)):
+            other.unlink(missing_ok=True)
 
 
 @dataclass(frozen=True)

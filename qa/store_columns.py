@@ -56,6 +56,10 @@ class _EvaluationRow(msgspec.Struct, gc=False):
     updated_at: str | None = None
     visit: dict[str, Any] | None = None
     score: _Score = _Score()
+    # The evaluator's free text, kept as the file's JSON text (never decoded here): the site shows
+    # a dozen evaluations' comments per employee and decodes only those.
+    comments: msgspec.Raw | None = None
+    debrief: msgspec.Raw | None = None
 
 
 class _EvaluationFile(msgspec.Struct):
@@ -81,6 +85,7 @@ _ANY = msgspec.json.Decoder()
 TEXT = pa.large_string()
 UTC_NS = pa.timestamp("ns", tz="UTC")
 SECTION, BEHAVIOUR, PASSED, FRACTION = "section.", "behaviour.", "passed.", "fraction."
+TEXT_COLUMNS = ("comments", "debrief")  # free text, as JSON objects (only read when asked)
 
 
 def _number(value: Any) -> float | None:
@@ -124,13 +129,32 @@ def _evaluation_rows(body: bytes | memoryview) -> list[_EvaluationRow]:
         return list(_EVALUATIONS.decode(body).evaluations.values())
     except msgspec.ValidationError:
         docs = (_ANY.decode(body) or {}).get("evaluations") or {}
-        return [
-            msgspec.convert(
-                {**doc, "score": _lenient_score(doc.get("score")), "visit": _lenient_visit(doc.get("visit"))},
+        rows = []
+        for doc in docs.values():
+            row = msgspec.convert(
+                {**{k: v for k, v in doc.items() if k not in _RAW_FIELDS},
+                 "score": _lenient_score(doc.get("score")), "visit": _lenient_visit(doc.get("visit"))},
                 _EvaluationRow,
-            )
-            for doc in docs.values()
-        ]
+            )  # fmt: skip
+            row.comments, row.debrief = _raw(doc.get("comments")), _raw(doc.get("debrief"))
+            rows.append(row)
+        return rows
+
+
+_RAW_FIELDS = ("comments", "debrief")
+
+
+def _raw(value: Any) -> msgspec.Raw | None:
+    """A mapping of free text as JSON (None when empty or not a mapping)."""
+    return msgspec.Raw(msgspec.json.encode(value)) if isinstance(value, Mapping) and value else None
+
+
+def _text_of(raw: msgspec.Raw | None) -> str | None:
+    """A free-text field's JSON as a string column value (None when there is nothing in it)."""
+    if raw is None:
+        return None
+    text = bytes(raw).decode()
+    return None if text in ("{}", "null") else text
 
 
 def _lenient_visit(visit: Any) -> dict[str, Any] | None:
@@ -185,6 +209,8 @@ def _evaluation_table(rows: list[_EvaluationRow]) -> pa.Table:
         "critical_failures": pa.array([",".join(r.score.critical_failures) for r in rows], TEXT),
         "scenario": pa.array([_scenario(r.visit) for r in rows], TEXT),
         "updated_at": _utc([r.updated_at for r in rows]),
+        "comments": pa.array([_text_of(r.comments) for r in rows], TEXT),
+        "debrief": pa.array([_text_of(r.debrief) for r in rows], TEXT),
     }
     # Rows of one scorecard list the same sections and criteria in the same order: each group of
     # rows becomes one matrix, converted in C (None -> nan), instead of one assignment per value.
@@ -298,7 +324,7 @@ class ArrowViews:
 
 
 # The names of the files on disk: change the version when a block's columns change.
-EVALUATION_VIEWS = ArrowViews("evaluation-rows.v3.arrow")  # v3: month views sorted
+EVALUATION_VIEWS = ArrowViews("evaluation-rows.v4.arrow")  # v3: month views sorted; v4: free text
 INTERACTION_VIEWS = ArrowViews("interaction-rows.v1.arrow")
 EVALUATION_SCHEMA = evaluation_block(b"{}")[0].schema
 INTERACTION_SCHEMA = interaction_block(b"{}")[0].schema
@@ -343,10 +369,12 @@ def _row_of(record: Any) -> _EvaluationRow:
         updated_at=_iso(record.updated_at),
         visit=record.visit,
         score=score,
+        comments=_raw(record.comments),
+        debrief=_raw(record.debrief),
     )
 
 
 def evaluation_frame(evaluations: Iterable[Any]) -> pd.DataFrame:
-    """Records (with the `qa.models.Evaluation` fields) as the frame `Store.evaluation_rows(criteria=True)`
-    returns, in the order given: for analyses handed records rather than a store."""
+    """Records (with the `qa.models.Evaluation` fields) as the frame
+    `Store.evaluation_rows(criteria=True, texts=True)` returns, in the order given: for analyses handed records rather than a store."""
     return to_frame(_evaluation_table([_row_of(r) for r in evaluations]))

@@ -320,7 +320,12 @@ class EvaluationStore(StoreCore):
             )
 
     def evaluation_rows(
-        self, *, status: str | None = None, months: Iterable[str] | None = None, criteria: bool = False
+        self,
+        *,
+        status: str | None = None,
+        months: Iterable[str] | None = None,
+        criteria: bool = False,
+        texts: bool = False,
     ) -> pd.DataFrame:
         """One row per evaluation (with this status, started in these months), oldest first.
 
@@ -331,7 +336,9 @@ class EvaluationStore(StoreCore):
         `scenario` context, else null), then `section.<id>` and `behaviour.<name>` scores (NaN
         when absent) and, with `criteria`, `passed.<criterion id>` (int8: 1 passed, 0 failed, -1
         not scored) and `fraction.<criterion id>` (float32: the share of the criterion's weight
-        earned, NaN when N/A or not scored). Read from the files' bodies without building
+        earned, NaN when N/A or not scored); with `texts`, `comments` and `debrief` (the
+        evaluator's free text as JSON objects, null when empty: they may name customers, so only
+        a caller that redacts them asks). Read from the files' bodies without building
         records, and cached per file until it changes: the whole store in a fraction of a second
         once read, a few seconds the first time for 100,000 evaluations.
         """
@@ -344,6 +351,7 @@ class EvaluationStore(StoreCore):
             EVALUATION_VIEWS,
             FRACTION,
             PASSED,
+            TEXT_COLUMNS,
             block_size,
             concat,
             evaluation_block,
@@ -372,6 +380,8 @@ class EvaluationStore(StoreCore):
             table = table.filter(pc.equal(table["status"], status))
         if not criteria:
             table = table.select([c for c in table.column_names if not c.startswith((PASSED, FRACTION))])
+        if not texts:
+            table = table.drop_columns(list(TEXT_COLUMNS))
         return to_frame(in_order(table).combine_chunks())
 
     def audit_log(self, evaluation_id: str) -> list[AuditEntry]:

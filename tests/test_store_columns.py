@@ -83,6 +83,8 @@ def test_evaluation_rows_hold_what_the_records_hold(store: Store) -> None:
     assert pd.isna(last["interaction_id"]) and last["overall"] == 87.5 and last["passed.c0"] == -1
     assert last["scenario"] == "purchase"
 
+    assert "comments" not in rows.columns and "debrief" not in rows.columns  # free text only when asked
+
     assert list(store.evaluation_rows(status="approved")["id"]) == [b.id]
     assert list(store.evaluation_rows(months=["2025-07"])["id"]) == [c.id]
     assert not any(name.startswith(("passed.", "fraction.")) for name in store.evaluation_rows().columns)
@@ -90,6 +92,18 @@ def test_evaluation_rows_hold_what_the_records_hold(store: Store) -> None:
     assert list(store.evaluation_rows(status="disputed").columns)[:3] == ["id", "scorecard_id", "scorecard_version"]
     with pytest.raises(StoreError, match="YYYY-MM"):
         store.evaluation_rows(months=["July"])
+
+
+def test_free_text_columns_hold_the_records_comments_and_debrief_as_json(store: Store) -> None:
+    said = {"welcome": 'Bonjour "chaleureux" <b>', "general": "Très bien\nmerci"}
+    a = store.submit_evaluation({**evaluation("emp-001"), "comments": said, "debrief": {"why": "Attente", "n": 2}})
+    b = store.submit_evaluation({**evaluation("emp-002"), "comments": {}, "debrief": {}})
+    rows = store.evaluation_rows(texts=True).set_index("id")
+    assert orjson.loads(rows.loc[a.id, "comments"]) == said
+    assert orjson.loads(rows.loc[a.id, "debrief"]) == {"why": "Attente", "n": 2}
+    assert pd.isna(rows.loc[b.id, "comments"]) and pd.isna(rows.loc[b.id, "debrief"])  # nothing said: null
+    records = sorted(store.iter_evaluations(), key=lambda e: e.started_at)
+    pd.testing.assert_frame_equal(evaluation_frame(records), store.evaluation_rows(criteria=True, texts=True))
 
 
 def test_counts_come_from_the_headers(store: Store) -> None:
@@ -273,7 +287,7 @@ def test_evaluation_frame_of_records_matches_the_store(store: Store) -> None:
     for n in range(3):
         store.submit_evaluation(evaluation(f"emp-00{n + 1}", score=snapshot(60.0 + n, [True, None])))
     records = sorted(store.iter_evaluations(), key=lambda e: e.started_at)
-    pd.testing.assert_frame_equal(evaluation_frame(records), store.evaluation_rows(criteria=True))
+    pd.testing.assert_frame_equal(evaluation_frame(records), store.evaluation_rows(criteria=True, texts=True))
 
 
 def test_views_kept_beside_their_files_serve_a_new_process_and_follow_changes(tmp_path: Path) -> None:
@@ -288,8 +302,8 @@ def test_views_kept_beside_their_files_serve_a_new_process_and_follow_changes(tm
     assert (
         views
         == [
-            ".e" + views[0][2:4] + ".evaluation-rows.v3.arrow",
-            ".evaluation-rows.v3.arrow",  # the month's files combined, in the month's folder
+            ".e" + views[0][2:4] + ".evaluation-rows.v4.arrow",
+            ".evaluation-rows.v4.arrow",  # the month's files combined, in the month's folder
             ".i" + views[2][2:4] + ".interaction-rows.v1.arrow",
         ]
     )
@@ -303,7 +317,7 @@ def test_views_kept_beside_their_files_serve_a_new_process_and_follow_changes(tm
     pd.testing.assert_frame_equal(again.interaction_frame(*year), frame)
     again.update_evaluation(ev.id, {"status": "approved"}, by="lea", action="approve")  # the view is stale now
     again.close()
-    for view in [*data.rglob(".i*.arrow"), *data.rglob(".evaluation-rows.v3.arrow")]:  # a damaged view is rebuilt
+    for view in [*data.rglob(".i*.arrow"), *data.rglob(".evaluation-rows.v4.arrow")]:  # a damaged view is rebuilt
         content = view.read_bytes()
         view.write_bytes(content[: content.index(b"\n") + 1] + b"garbage")
     last = fresh()
@@ -312,6 +326,20 @@ def test_views_kept_beside_their_files_serve_a_new_process_and_follow_changes(tm
     backup = last.backup()
     assert not list(backup.rglob(".*.arrow"))  # caches are not backed up
     last.close()
+
+    # Views in an older format are deleted when the current format is written beside them.
+    month = next(data.rglob(".evaluation-rows.v4.arrow")).parent
+    file_view = next(month.glob(".e*.evaluation-rows.v4.arrow"))
+    older = [month / ".evaluation-rows.v3.arrow", month / file_view.name.replace(".v4.", ".v2.")]
+    for path in older:
+        path.write_bytes(b"an older format")
+    unrelated = month / ".evaluation-rows.v9.arrow"  # a newer format (another version of the program)
+    unrelated.write_bytes(b"newer")
+    again = fresh()
+    again.update_evaluation(ev.id, {"status": "disputed"}, by="lea", action="dispute")
+    again.evaluation_rows()
+    again.close()
+    assert not any(path.exists() for path in older) and unrelated.exists()
 
 
 def test_rows_are_in_time_order_even_when_months_overlap_in_utc(store: Store) -> None:
