@@ -79,13 +79,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp, Store.open(folder, backup_every=None, cache_mb=8192) as store:
         out, again = Path(tmp) / "site", Path(tmp) / "again"
         data, seconds, cpu = timed(load_site_data, store)
-        count = sum(len(v) for v in data.evaluations.values())
+        count = len(data.evaluations.frame)
         print(f"load from the store, cold: {seconds:6.2f} s, cpu {cpu:6.2f} s  ({len(data.employees)} employees, "
               f"{count} approved evaluations)")  # fmt: skip
         _, seconds, cpu = timed(load_site_data, store)
         print(f"load from the store, warm: {seconds:6.2f} s, cpu {cpu:6.2f} s  (same records: the previous "
               "load's sorted lists are kept)")  # fmt: skip
-        refs = lambda evaluations: customer_references(store, evaluations)  # noqa: E731
+        refs = lambda interactions: customer_references(store, interactions)  # noqa: E731
         report, seconds, cpu = timed(build_from_data, data, out, full=True, references=refs)
         print(f"full build (context, render, write): {seconds:6.2f} s, cpu {cpu:6.2f} s on 2 processes (this one and "
               f"a forked worker)  "

@@ -22,7 +22,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass
-from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,19 +30,19 @@ import numpy as np
 from qa import stats
 from qa.errors import QAError
 from qa.i18n import LOCALE_DIR, t
-from qa.models import Employee, Evaluation
+from qa.models import Employee
 from qa.scorecards import DEFAULT_DIR
 from sitegen import context, context_leads, manifest, paths, wording
 from sitegen.context_leads import Member
-from sitegen.frame import Analysed, Columns, Source, analyse_many, columns_of, source_of
-from sitegen.load import SiteData, customer_references, load_site_data
+from sitegen.frame import Analysed, Columns, analyse_many, columns_of
+from sitegen.load import Approved, SiteData, customer_references, load_site_data
 from sitegen.manifest import Entries, Writer, fingerprint
 from sitegen.privacy import Redactor
 from sitegen.render import STATIC, TEMPLATES, render
 from sitegen.write import remove_temp_files
 
 Progress = Callable[[int, int, str], None]
-References = Callable[[list[Evaluation]], dict[str, str]]
+References = Callable[[list[str]], dict[str, str]]  # interaction ids -> customer references
 
 OWNED_FOLDERS = ("p", "leads", paths.ASSETS)
 # Below this many employee pages to render, one process is faster than starting workers.
@@ -77,63 +76,41 @@ def code_fingerprint() -> str:
     return digest.hexdigest()
 
 
-# What a page shows of an evaluation changes only through a new status or an update. The getter
-# runs in C: the plan reads it for every evaluation on every build, even when nothing changed.
-_EVALUATION_STAMP = attrgetter("id", "status", "updated_at", "submitted_at", "scorecard_version")
-
-
-def overall_scores(evaluations: list[Evaluation]) -> list[float]:
-    overall = [(e.score or _NO_SCORE).get("overall") for e in evaluations]
-    return [v for v in overall if v is not None]
-
-
-_NO_SCORE: dict[str, Any] = {}
-
-
 @dataclass(frozen=True)
 class _Inputs:
-    """What the plan reads of one employee's evaluations (kept between builds in this process)."""
+    """What the plan reads of one employee's evaluations."""
 
-    evaluations: list[Evaluation]
-    scores: list[float]  # overall scores
-    stamp: str  # hash of what a page shows of the evaluations (see _EVALUATION_STAMP)
+    n: int  # overall scores
+    stamp: str  # hash of what a page shows of the evaluations (sitegen.load.STAMPED)
     squares: float  # sum of squared deviations of the scores (0 under 2 scores)
-    uses_planning: bool  # see _uses_planning
+    uses_planning: bool  # whether the verdict falls back on the pooled stdev
 
 
-# sitegen.load returns the very same list object when the store handed out the same (frozen)
-# records, so a rebuild in the same process (the app) re-reads only the employees that changed.
-_INPUTS: dict[str, _Inputs] = {}
-
-
-def _inputs(employee_id: str, evaluations: list[Evaluation]) -> _Inputs:
-    found = _INPUTS.get(employee_id)
-    if found is None or found.evaluations is not evaluations:
-        scores = overall_scores(evaluations)
-        values = np.asarray(scores, dtype=float)
+def _inputs(approved: Approved) -> dict[str, _Inputs]:
+    overall = approved.frame["overall"].to_numpy(dtype=np.float64, na_value=np.nan)
+    out = {}
+    for employee_id, rows in approved.rows.items():
+        values = overall[rows]
+        values = values[~np.isnan(values)]
         if not np.all(np.isfinite(values)):
-            raise ValueError("scores must be finite numbers")
+            raise QAError(f"an evaluation of {employee_id!r} has an overall score that is not a finite number")
         # As qa.stats.pooled_stdev adds it up, so that the planning stdev is the same number.
         squares = float(((values - values.mean()) ** 2).sum()) if len(values) >= 2 else 0.0
-        stamp = fingerprint(list(map(_EVALUATION_STAMP, evaluations)))
-        found = _INPUTS[employee_id] = _Inputs(evaluations, scores, stamp, squares, _uses_planning(scores))
-    return found
+        # The verdict falls back on the pooled stdev under 2 scores or when they do not vary.
+        planning = len(values) < 2 or bool(values.min() == values.max())
+        out[employee_id] = _Inputs(len(values), approved.stamp(employee_id), squares, planning)
+    return out
 
 
 def _pooled_planning(inputs: Iterable[_Inputs]) -> float | None:
     """The visit-to-visit spread pooled over employees (`qa.stats.pooled_stdev` of everyone's
-    scores, from the per-employee sums kept in `_INPUTS`), rounded (`qa.stats.planning_stdev`)."""
+    scores, from per-employee sums), rounded (`qa.stats.planning_stdev`)."""
     squares, degrees = 0.0, 0
     for found in inputs:
-        if len(found.scores) >= 2:
+        if found.n >= 2:
             squares += found.squares
-            degrees += len(found.scores) - 1
+            degrees += found.n - 1
     return stats.planning_stdev(stats.pooled_from_sums(squares, degrees))
-
-
-def _uses_planning(scores: list[float]) -> bool:
-    """Whether the verdict falls back on the pooled stdev (fewer than 2 scores, or no spread)."""
-    return len(scores) < 2 or min(scores) == max(scores)
 
 
 def _page_info(page: str, twin: str, lang: str) -> context.PageInfo:
@@ -152,7 +129,6 @@ class _State:
     redactor: Redactor
     references: dict[str, str]
     stamps: dict[str, str]
-    source: Source | None  # the store's frame of evaluations (None: a slice reads its records)
 
 
 _STATE: _State | None = None
@@ -166,7 +142,8 @@ _MEMBERS: dict[str, Member] = {}
 def _members(state: _State, ids: list[str]) -> tuple[Columns, list[tuple[Member, Analysed]]]:
     """The columns and analysis of these employees (see sitegen.frame) with their leads' summary."""
     data = state.data
-    columns = columns_of(state.source, data.evaluations, ids)
+    approved = data.evaluations
+    columns = columns_of(approved.frame, approved.rows, approved.layouts, ids)
     analysed = analyse_many(columns, ids, data.cards, state.planning)
     return columns, [(Member.of(data.employees[i], a), a) for i, a in zip(ids, analysed, strict=True)]
 
@@ -187,19 +164,23 @@ def _employees_job(
     writer = Writer(state.out, state.old)
     members = []
     columns, found = _members(state, ids)
+    shown_of = state.data.evaluations.shown(ids, context.COMMENTS_SHOWN)
     for employee_id, (member, analysed) in zip(ids, found, strict=True):
         employee = member.employee
-        evaluations = state.data.evaluations.get(employee_id, [])
+        approved = state.data.evaluations
         token = state.data.tokens[employee_id]
         page = {lang: paths.employee_page(token, lang) for lang in paths.LANGS}
-        redacted = context.redacted_texts(employee, evaluations, state.redactor, state.references)
+        redacted = context.redacted_texts(employee, shown_of[employee_id], state.redactor, state.references)
+        count, last_day = approved.count(employee_id), approved.last_day(employee_id)
         rows = context.evaluation_rows(
             columns, employee_id, analysed.overall, analysed.failures, state.data.cards, paths.LANGS
         )
         for lang in paths.LANGS:
             twin = page["en" if lang == "fr" else "fr"]
             info = _page_info(page[lang], twin, lang)
-            ctx = context.employee_page(employee, evaluations, analysed, state.data.cards, info, redacted, rows[lang])
+            ctx = context.employee_page(
+                employee, count, last_day, analysed, state.data.cards, info, redacted, rows[lang]
+            )
             writer.put(page[lang], state.stamps[employee_id], render("employee.html", ctx))
         members.append(member)
         if progress is not None:
@@ -269,7 +250,7 @@ def build_site(
     started = time.perf_counter()
     data = load_site_data(store, scorecards_dir)
     return build_from_data(data, out_dir, full=full, progress=progress, workers=workers,
-                           references=lambda evaluations: customer_references(store, evaluations), started=started)  # fmt: skip
+                           references=lambda interactions: customer_references(store, interactions), started=started)  # fmt: skip
 
 
 def build_from_data(
@@ -278,7 +259,7 @@ def build_from_data(
     *,
     full: bool = False,
     progress: Progress | None = None,
-    references: References = lambda evaluations: {},
+    references: References = lambda interactions: {},
     workers: int | None = None,
     started: float | None = None,
 ) -> BuildReport:
@@ -308,9 +289,7 @@ def _build(
     old = {} if full else manifest.load(out)
     writer = Writer(out, old)
     code = fingerprint(code_fingerprint(), sorted(data.all_names), sorted(data.cards.versions))
-    inputs = {e: _inputs(e, items) for e, items in data.evaluations.items()}
-    for gone in set(_INPUTS) - set(inputs):
-        del _INPUTS[gone]
+    inputs = _inputs(data.evaluations)
     planning = _pooled_planning(inputs.values())
     employees = sorted(data.employees.values(), key=lambda e: e.id)
     teams: dict[str, list[Employee]] = defaultdict(list)
@@ -341,11 +320,8 @@ def _build(
         if progress:
             progress(done, total, what)
 
-    shown = [i for e in dirty for i in context.displayed_evaluations(data.evaluations.get(e, []))]
-    dirty_set = set(dirty)
-    analysed = dirty + [e.id for e in employees if e.id not in dirty_set and stamps[e.id] not in _MEMBERS]
-    source = _source(data, analysed)
-    state = _State(data, out, old, planning, Redactor(data.all_names), references(shown), stamps, source)
+    shown = data.evaluations.interactions(dirty, context.COMMENTS_SHOWN)
+    state = _State(data, out, old, planning, Redactor(data.all_names), references(shown), stamps)
     results = _run_jobs(state, dirty, workers if workers is not None else default_workers(), step)
     for ids, members, entries, written, unchanged in results:
         for employee_id, member in zip(ids, members, strict=True):
@@ -370,19 +346,6 @@ def _build(
                        round(time.perf_counter() - started, 3), leads)  # fmt: skip
 
 
-# Below this many evaluations to analyse (a rebuild), their records are turned into columns: the
-# store's whole frame (~0.45 s warm for 100,000 evaluations) is worth reading for a full build only.
-FRAME_FROM = 5000
-
-
-def _source(data: SiteData, ids: list[str]) -> Source | None:
-    """The store's frame of approved evaluations when many are analysed, else None (records)."""
-    count = sum(len(data.evaluations.get(i, ())) for i in ids)
-    if count < FRAME_FROM or data.evaluation_rows is None:
-        return None
-    return source_of(data.evaluation_rows())
-
-
 def _leads_pages(
     data: SiteData,
     writer: Writer,
@@ -396,14 +359,17 @@ def _leads_pages(
     key = paths.leads_key(data.tokens)
     cards, assignments = data.cards, data.assignments
     progress_stamp = sorted((a.employee_id, a.status) for a in assignments)
-    latest = max((items[-1].started_at for items in data.evaluations.values() if items), default=None)
+    approved = data.evaluations
+    last = {e: int(rows[-1]) for e, rows in approved.rows.items() if len(rows)}  # in time order
+    latest = approved.day_at(max(last.values())) if last else None
     index = {lang: paths.leads_index(key, lang) for lang in paths.LANGS}
     hrefs: dict[str, dict[str, str]] = {lang: {} for lang in paths.LANGS}
     team_stamps = []
     for team in sorted(teams):
         people = teams[team]
         ids = {p.id for p in people}
-        team_latest = max((data.evaluations[i][-1].started_at for i in ids if data.evaluations.get(i)), default=None)
+        found = [last[i] for i in ids if i in last]
+        team_latest = approved.day_at(max(found)) if found else None
         stamp = fingerprint(code, team, [stamps[p.id] for p in people], [c for c in progress_stamp if c[0] in ids],
                             team_latest)  # fmt: skip
         team_stamps.append(stamp)

@@ -8,18 +8,20 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from markupsafe import Markup, escape
 
 from qa.i18n import t
-from qa.models import Employee, Evaluation
+from qa.models import Employee
 from qa.scorecard_model import BEHAVIOURS
 from sitegen import charts, wording
 from sitegen.analysis import CriterionStat, EmployeeAnalysis
 from sitegen.cards import CardBook
 from sitegen.frame import Analysed, Columns
+from sitegen.load import Shown
 from sitegen.privacy import Redactor
 
 # Comments and debriefs of this many most recent evaluations are shown (the table lists them all).
@@ -275,11 +277,11 @@ def _criterion_label(cards: CardBook, card_id: str, version: str, criterion_id: 
 
 # One shown evaluation's free text, redacted and escaped: (evaluation, comments, debrief answers),
 # each a list of (criterion or question id, text).
-Redacted = tuple[Evaluation, list[tuple[str, Markup]], list[tuple[str, Markup]]]
+Redacted = tuple[Shown, list[tuple[str, Markup]], list[tuple[str, Markup]]]
 
 
 def redacted_texts(
-    employee: Employee, evaluations: Sequence[Evaluation], redactor: Redactor, references: Mapping[str, str]
+    employee: Employee, shown: Sequence[Shown], redactor: Redactor, references: Mapping[str, str]
 ) -> list[Redacted]:
     """The shown evaluations' comments and debrief answers, redacted and HTML-escaped.
 
@@ -288,7 +290,7 @@ def redacted_texts(
     """
     keep = [employee.display_name]
     out: list[Redacted] = []
-    for evaluation in displayed_evaluations(evaluations):
+    for evaluation in shown:
         interaction = evaluation.interaction_id
         refs = [references[interaction]] if interaction is not None and interaction in references else []
         comments = [
@@ -319,7 +321,7 @@ def comment_blocks(redacted: Sequence[Redacted], cards: CardBook, lang: str) -> 
             "site.employee.evaluation_of",
             lang,
             scorecard=cards.title(card_id, version, lang),
-            date=wording.day(evaluation.started_at, lang),
+            date=wording.day(evaluation.day, lang),
             channel=channel_label(evaluation.channel, lang),
         )
         html.append(f'<article class="comment-block">\n<h3>{escape(heading)}</h3>\n')
@@ -353,22 +355,19 @@ def _question_label(cards: CardBook, card_id: str, version: str, key: str, lang:
     return escape(question.label.get(lang) if question else key)
 
 
-def displayed_evaluations(evaluations: Sequence[Evaluation]) -> list[Evaluation]:
-    """The evaluations whose comments a page shows (their calls' customer references are redacted)."""
-    return list(reversed(evaluations))[:COMMENTS_SHOWN]
-
-
 def employee_page(
     employee: Employee,
-    evaluations: Sequence[Evaluation],
+    count: int,
+    last_day: date | None,
     analysed: Analysed,
     cards: CardBook,
     info: PageInfo,
     redacted: Sequence[Redacted],
     rows: Markup,
 ) -> dict[str, Any]:
-    """Everything employee.html shows for one employee in one language (`redacted`: redacted_texts,
-    `rows`: this language's evaluation_rows)."""
+    """Everything employee.html shows for one employee in one language (`count`: their approved
+    evaluations, `last_day`: the latest one's day, `redacted`: redacted_texts, `rows`: this
+    language's evaluation_rows)."""
     lang = info.lang
     analysis = analysed.analysis
     behaviours = behaviours_context(analysis, lang)
@@ -377,7 +376,7 @@ def employee_page(
     if analysis.lag is not None:
         balance = t(f"site.employee.balance_{analysis.lag.behaviour}", lang)
     title = t("site.employee.title", lang, name=employee.display_name)
-    as_of = wording.day(evaluations[-1].started_at, lang) if evaluations else None
+    as_of = wording.day(last_day, lang) if last_day else None
     return {
         "page": page_frame(info, title, charts_used=bool(behaviours["chart"] or trend["chart"])),
         "employee": {"name": employee.display_name},
@@ -389,6 +388,6 @@ def employee_page(
         "focus": criteria_context(analysis.focus, cards, lang, focus=True),
         "balance": balance,
         "comments": comment_blocks(redacted, cards, lang),
-        "comments_count": min(len(evaluations), COMMENTS_SHOWN),
+        "comments_count": min(count, COMMENTS_SHOWN),
         "evaluations": rows,
     }

@@ -1,11 +1,10 @@
 """The numbers of a slice of employees' pages, from the store's columns of their evaluations.
 
 `Columns` holds one row per approved evaluation of the employees analysed (each employee's rows
-contiguous, oldest first), read from `Store.evaluation_rows(criteria=True)` (or, for a few
-employees, from their records through `qa.store_columns.evaluation_frame`: same columns). The
-analysis then never reads the score snapshots' small dicts, which cost more than everything else
-(some forty per evaluation); only the ~12 evaluations whose comments a page shows are read as
-records. The arithmetic is `sitegen.analysis`' own (`group_stats`, `merge_stats`, `qa.stats`
+contiguous, oldest first), read from `Store.evaluation_rows(criteria=True)` by the load stage. The
+analysis never reads the score snapshots' small dicts, which cost more than everything else
+(some forty per evaluation): only one record per scorecard version is read, for its criteria's
+weights (`layout_of`). The arithmetic is `sitegen.analysis`' own (`group_stats`, `merge_stats`, `qa.stats`
 intervals) on the same float64 values in the same order, so the pages are the same to the byte.
 """
 
@@ -14,7 +13,6 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -23,7 +21,6 @@ import pandas as pd
 from qa.errors import QAError
 from qa.models import Evaluation
 from qa.scorecard_model import BEHAVIOURS
-from qa.store_columns import evaluation_frame
 from sitegen.analysis import (
     TREND_PERIODS,
     EmployeeAnalysis,
@@ -77,10 +74,10 @@ class Columns:
     criterion: dict[str, int]  # criterion id -> its column in `fractions` and `passed`
     fractions: np.ndarray  # float64 (rows x criteria), NaN when N/A
     passed: np.ndarray  # float64: 1.0, 0.0, NaN when N/A or not scored
-    from_store: bool  # read from the store's frame (False: from the records)
 
 
-def _layout(evaluation: Evaluation) -> Layout:
+def layout_of(evaluation: Evaluation) -> Layout:
+    """The criteria (in order, with weights and critical flags) and behaviours of an evaluation's snapshot."""
     snapshot: Mapping[str, Any] = evaluation.score or {}
     criteria = snapshot.get("criteria") or {}
     sections: dict[str, list[str]] = {}
@@ -95,6 +92,18 @@ def _layout(evaluation: Evaluation) -> Layout:
         np.array([bool(criteria[c]["critical"]) for c in criteria]),
         tuple((b, tuple(keys)) for b, keys in sections.items()),
     )
+
+
+def pair_codes(first: Any, second: Any) -> tuple[np.ndarray, list[tuple[str, str]]]:
+    """A code per row for each distinct (first, second) pair, in order of first appearance, and
+    the pairs. (Not by joining the strings: any separator may occur in an id, and adding "\\0"
+    to a pandas Series of strings silently drops it.)"""
+    a, a_values = pd.factorize(np.asarray(first, dtype=object))
+    b, b_values = pd.factorize(np.asarray(second, dtype=object))
+    width = max(len(b_values), 1)
+    codes, combined = pd.factorize(a.astype(np.int64) * width + b)
+    pairs = [(str(a_values[c // width]), str(b_values[c % width])) for c in combined.tolist()]
+    return codes, pairs
 
 
 def exact_shares(values: np.ndarray) -> np.ndarray:
@@ -113,67 +122,30 @@ def exact_shares(values: np.ndarray) -> np.ndarray:
     return exact[np.searchsorted(found, values)]
 
 
-_STAMP = attrgetter("id", "updated_at")
-
-
-@dataclass
-class Source:
-    """The store's frame of approved evaluations, with what every slice's `columns_of` looks up in
-    it made once (before forked workers share it)."""
-
-    frame: pd.DataFrame
-    index: pd.Index  # of the ids, its hash table built
-    updated: np.ndarray  # updated_at in seconds (NaN: never updated)
-
-
-def source_of(frame: pd.DataFrame) -> Source:
-    index = pd.Index(frame["id"])
-    index.get_indexer(index[:1])  # builds the hash table now, once
-    stamps = pd.DatetimeIndex(frame["updated_at"]).as_unit("ns").asi8
-    updated = stamps / 1e9
-    updated[stamps == np.iinfo(np.int64).min] = np.nan  # NaT
-    return Source(frame, index, updated)
-
-
-def columns_of(source: Source | None, evaluations: Mapping[str, Sequence[Evaluation]], ids: Sequence[str]) -> Columns:
-    """The columns of these employees' evaluations (`evaluations`: the load stage's lists) from the
-    store's frame of approved evaluations, or from the records when there is no frame or when the
-    frame does not hold exactly these evaluations (the store changed since they were read)."""
-    records = [e for i in ids for e in evaluations.get(i, ())]
-    positions = None
-    if source is not None and records:
-        wanted, changed = zip(*map(_STAMP, records), strict=True)
-        positions = source.index.get_indexer(wanted)
-        if (positions < 0).any():
-            positions = None
-        else:
-            # An evaluation updated since the load read it (another session of the app) is read
-            # from its record instead: a page shows what its fingerprint says. (Seconds as floats:
-            # converting 100,000 offset-aware times to nanoseconds costs ten times more.)
-            expected = np.array([np.nan if c is None else c.timestamp() for c in changed])
-            if not np.allclose(source.updated[positions], expected, rtol=0.0, atol=1e-3, equal_nan=True):
-                positions = None
-    from_store = positions is not None
-    if positions is None:
-        frame = evaluation_frame(records)
-        positions = np.arange(len(records))
-    else:
-        assert source is not None
-        frame = source.frame
+def columns_of(
+    frame: pd.DataFrame,
+    rows: Mapping[str, np.ndarray],
+    layouts_of: Mapping[tuple[str, str], Layout],
+    ids: Sequence[str],
+) -> Columns:
+    """The columns of these employees' evaluations: `frame` is the store's frame of approved
+    evaluations (sitegen.load.Approved), `rows[employee]` their positions in it, oldest first, and
+    `layouts_of` the criteria of each scorecard version."""
+    empty = np.zeros(0, dtype=np.intp)
+    found = [rows.get(i, empty) for i in ids]
+    positions = np.concatenate(found) if found else empty
     spans, start = {}, 0
-    for i in ids:
-        stop = start + len(evaluations.get(i, ()))
-        spans[i] = (start, stop)
-        start = stop
+    for i, items in zip(ids, found, strict=True):
+        spans[i] = (start, start + len(items))
+        start += len(items)
     texts = {name: frame[name].take(positions).to_numpy(dtype=object, na_value=None) for name in TEXTS}
     # Pages write the day as it is (no escaping per row): it must be a date, as the store's
     # validated records write it.
     if len(positions) and not pd.Series(texts["day"], dtype=object).str.fullmatch(r"\d{4}-\d\d-\d\d").all():
         raise QAError("an approved evaluation's start time does not begin with a YYYY-MM-DD date")
-    keys = texts["scorecard_id"] + "\0" + texts["scorecard_version"]
-    layout_codes = pd.factorize(keys)[0] if len(keys) else np.zeros(0, dtype=np.intp)
+    layout_codes = pair_codes(texts["scorecard_id"], texts["scorecard_version"])[0]
     first_rows = np.unique(layout_codes, return_index=True)[1]
-    layouts = [_layout(records[row]) for row in first_rows.tolist()]
+    layouts = [layouts_of[(texts["scorecard_id"][row], texts["scorecard_version"][row])] for row in first_rows.tolist()]
     groups: dict[tuple[str, tuple[str, ...]], int] = {}
     group_of = np.array(
         [groups.setdefault((x.card_id, x.criteria), len(groups)) if x.criteria else -1 for x in layouts] or [-1]
@@ -215,7 +187,6 @@ def columns_of(source: Source | None, evaluations: Mapping[str, Sequence[Evaluat
         {c: j for j, c in enumerate(names)},
         fractions,
         passed,
-        from_store,
     )
 
 

@@ -34,7 +34,7 @@ def published_ids(store) -> set[str]:
     """What the coaching site's build would publish: its own load stage (sitegen/load.py), not a
     restatement of its filter, so that a site reading disputed evaluations fails here."""
     data = load_site_data(store)
-    return {ev.id for items in data.evaluations.values() for ev in items}
+    return {i for employee in data.evaluations.rows for i in data.evaluations.ids(employee)}
 
 
 def test_a_dispute_re_scored_from_record_to_overturn_rate(store):

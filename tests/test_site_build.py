@@ -226,11 +226,11 @@ def test_old_scorecard_versions_keep_their_own_wording(world, tmp_path: Path) ->
 
 
 def test_the_store_columns_give_the_analysis_of_the_records(world, tmp_path: Path) -> None:
-    """The build analyses columns (the store's frame for a full build, the records' for a rebuild);
-    `sitegen.analysis` defines the numbers from the records' snapshots: they are exactly equal."""
+    """The build analyses the store's columns; `tests/site_reference.py` defines the numbers from
+    the records' snapshots: they are exactly equal."""
     import numpy as np
 
-    from sitegen.frame import analyse_one, columns_of, source_of
+    from sitegen.frame import analyse_one, columns_of
     from sitegen.load import load_site_data
     from tests.site_reference import analyse_employee, evaluation_facts
 
@@ -245,23 +245,30 @@ def test_the_store_columns_give_the_analysis_of_the_records(world, tmp_path: Pat
         "visit": {"scenario": "complaint"},
     }], by="test")  # fmt: skip
     data = load_site_data(world.store)
-    assert data.evaluation_rows is not None
-    ids = sorted(data.evaluations)
-    assert len({(e.scorecard_id, e.scorecard_version) for i in ids for e in data.evaluations[i]}) >= 3
-    for source, from_store in ((source_of(data.evaluation_rows()), True), (None, False)):
-        columns = columns_of(source, data.evaluations, ids)
-        assert columns.from_store is from_store
-        for employee_id in ids:
-            records = data.evaluations[employee_id]
-            facts = [evaluation_facts(e) for e in records]
-            for planning in (None, 7.5):
-                got = analyse_one(columns, employee_id, data.cards, planning)
-                assert got.analysis == analyse_employee(records, facts, data.cards, planning), employee_id
-                assert got.overall == [f.overall for f in facts]
-                assert got.failures == [f.critical_failures for f in facts]
-                assert got.analysis.n == len(records)
-            start, stop = columns.spans[employee_id]
-            assert columns.texts["day"][start:stop].tolist() == [e.started_at.date().isoformat() for e in records]
+    approved = data.evaluations
+    ids = sorted(approved.rows)
+    records_of = {i: sorted((e for e in world.store.iter_evaluations(status="approved") if e.employee_id == i
+                             and data.cards.behaviour_card(e.scorecard_id, e.scorecard_version)),
+                            key=lambda e: (e.started_at, e.id)) for i in ids}  # fmt: skip
+    assert len({(e.scorecard_id, e.scorecard_version) for i in ids for e in records_of[i]}) >= 3
+    columns = columns_of(approved.frame, approved.rows, approved.layouts, ids)
+    for employee_id in ids:
+        records = records_of[employee_id]
+        assert approved.ids(employee_id) == [e.id for e in records]  # oldest first
+        facts = [evaluation_facts(e) for e in records]
+        for planning in (None, 7.5):
+            got = analyse_one(columns, employee_id, data.cards, planning)
+            assert got.analysis == analyse_employee(records, facts, data.cards, planning), employee_id
+            assert got.overall == [f.overall for f in facts]
+            assert got.failures == [f.critical_failures for f in facts]
+            assert got.analysis.n == len(records)
+        start, stop = columns.spans[employee_id]
+        assert columns.texts["day"][start:stop].tolist() == [e.started_at.date().isoformat() for e in records]
+        assert approved.last_day(employee_id) == records[-1].started_at.date()
+        shown = approved.shown([employee_id], 3)[employee_id]
+        assert [(s.comments, s.debrief, s.interaction_id, s.day) for s in shown] == [
+            (e.comments, e.debrief, e.interaction_id, e.started_at.date()) for e in records[::-1][:3]
+        ]
     # The store keeps shares as float32: a share of k/d points comes back as scoring's float64 k/d.
     shares = np.array([[1 / 3, 2 / 3, 0.25, 0.7, 1.0, 0.0, np.nan]], dtype=np.float32).T
     from sitegen.frame import exact_shares

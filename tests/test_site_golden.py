@@ -12,9 +12,6 @@ import sys
 import tempfile
 from pathlib import Path
 
-import pytest
-
-from sitegen import build
 from sitegen.build import build_from_data
 from sitegen.load import customer_references, load_site_data
 from sitegen.manifest import MANIFEST
@@ -33,24 +30,15 @@ def build_golden(workdir: Path) -> dict[str, bytes]:
         data.tokens = tokens_fixed(data.tokens)
         out = workdir / "site"
         build_from_data(
-            data, out, workers=1, references=lambda evaluations: customer_references(world.store, evaluations)
+            data, out, workers=1, references=lambda interactions: customer_references(world.store, interactions)
         )
     finally:
         world.store.close()
     return {name: payload for name, payload in site_files(out).items() if name != MANIFEST}
 
 
-@pytest.mark.parametrize("from_store", [False, True], ids=["records", "store-columns"])
-def test_site_matches_the_golden_copy(tmp_path: Path, monkeypatch, from_store: bool) -> None:
-    """Both sources of the analysed columns (the records for a small build, the store's frame for
-    a large one: sitegen.build.FRAME_FROM) give the golden pages to the byte."""
-    if from_store:
-        monkeypatch.setattr(build, "FRAME_FROM", 0)
-    sources: list[bool] = []
-    columns_of = build.columns_of
-    monkeypatch.setattr(build, "columns_of", lambda *args: sources.append((c := columns_of(*args)).from_store) or c)
+def test_site_matches_the_golden_copy(tmp_path: Path) -> None:
     built = build_golden(tmp_path)
-    assert sources and all(source is from_store for source in sources)
     golden = site_files(GOLDEN)
     assert sorted(built) == sorted(golden), "files differ: run `make golden` and review the diff"
     for name in sorted(built):

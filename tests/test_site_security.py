@@ -257,17 +257,10 @@ def test_photos_of_an_approved_evaluation_are_never_published(tmp_path: Path) ->
     assert not any(e in p.read_bytes() for p in files for e in encoded)
 
 
-@pytest.mark.parametrize("from_store", [False, True], ids=["records", "store-columns"])
-def test_a_hostile_scenario_and_failed_criterion_id_never_reach_the_evaluations_table_raw(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, from_store: bool
-) -> None:
+def test_a_hostile_scenario_and_failed_criterion_id_never_reach_the_evaluations_table_raw(tmp_path: Path) -> None:
     """The evaluations table is written as ready HTML (sitegen.context.evaluation_rows): a visit's
     scenario as typed and a failed criterion id the scorecard does not know must come out as
-    text, whether the rows come from the records or from the store's columns."""
-    from sitegen import build
-
-    if from_store:
-        monkeypatch.setattr(build, "FRAME_FROM", 0)
+    text."""
     world = make_world(tmp_path)
     try:
         doc = world.add("E2", "phone_call", scenario=XSS_COMMENT, failing=["privacy_protected"])
