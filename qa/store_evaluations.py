@@ -382,7 +382,9 @@ class EvaluationStore(StoreCore):
             table = table.select([c for c in table.column_names if not c.startswith((PASSED, FRACTION))])
         if not texts:
             table = table.drop_columns(list(TEXT_COLUMNS))
-        return to_frame(in_order(table).combine_chunks())
+        # Months stay separate chunks: pandas keeps text columns chunked, and numbers are made
+        # contiguous once by to_frame (combining first copied every column a second time).
+        return to_frame(in_order(table))
 
     def audit_log(self, evaluation_id: str) -> list[AuditEntry]:
         """Every change to the evaluation, in order."""

@@ -56,8 +56,9 @@ class Shown:
 class Approved:
     """The approved evaluations a site shows, as the store's columns.
 
-    `frame` is in the store's order (oldest first); `rows[employee]` are the positions of that
-    employee's rows in it, oldest first. `layouts` says, for each scorecard version, which criteria
+    `frame` is in the store's order (oldest first) and may hold rows the site does not show
+    (other statuses, inactive employees, self-assessments); `rows[employee]` are the positions of that employee's
+    shown rows in it, oldest first. `layouts` says, for each scorecard version, which criteria
     its score snapshots list with their weights (read from one record of that version).
     """
 
@@ -197,13 +198,13 @@ _LAYOUTS: dict[tuple[str, str, str, Any], Layout] = {}
 
 
 def _layouts(
-    store: Any, frame: pd.DataFrame, codes: np.ndarray, keys: Sequence[VersionKey]
+    store: Any, frame: pd.DataFrame, kept: np.ndarray, codes: np.ndarray, keys: Sequence[VersionKey]
 ) -> dict[VersionKey, Layout]:
-    """One record per scorecard version (its first row) tells the criteria's weights and order."""
+    """One record per scorecard version (its first kept row) tells the criteria's weights and order."""
     firsts = np.unique(codes, return_index=True)
     out: dict[VersionKey, Layout] = {}
-    for code, row in zip(firsts[0].tolist(), firsts[1].tolist(), strict=True):
-        key = keys[code]
+    for code, at in zip(firsts[0].tolist(), firsts[1].tolist(), strict=True):
+        key, row = keys[code], int(kept[at])
         evaluation_id = str(frame["id"].iat[row])
         memo = (*key, evaluation_id, frame["updated_at"].iat[row])
         if memo not in _LAYOUTS:
@@ -220,10 +221,13 @@ def load_site_data(store: Any, scorecards_dir: str | Path = DEFAULT_DIR) -> Site
 
     everyone = store.list_employees()
     employees = {e.id: e for e in everyone if e.active}
-    frame = store.evaluation_rows(status="approved", criteria=True, texts=True)
+    # Every status, filtered below with the other conditions: filtering in the store would copy
+    # each of the ~140 columns for a mask the site applies to row positions anyway.
+    frame = store.evaluation_rows(criteria=True, texts=True)
+    approved = (frame["status"] == "approved").to_numpy(dtype=bool, na_value=False)
     codes, keys = pair_codes(frame["scorecard_id"], frame["scorecard_version"])
-    active = frame["employee_id"].isin(list(employees)).to_numpy()
-    wanted = {keys[code] for code in np.unique(codes[active]).tolist()}
+    shown = frame["employee_id"].isin(list(employees)).to_numpy() & approved  # active employees' approved rows
+    wanted = {keys[code] for code in np.unique(codes[shown]).tolist()}
     versions = _card_versions(store, sorted(wanted - current_versions))
     versions.update({(card_id, version): card for card_id, (card, version) in loaded.items()})
     cards = CardBook(current=current, versions=versions)
@@ -231,13 +235,12 @@ def load_site_data(store: Any, scorecards_dir: str | Path = DEFAULT_DIR) -> Site
     # Whether a (scorecard, version) scores people, asked once per version, not per evaluation
     # (codes are never -1: both columns are always set).
     scores_people = np.array([cards.behaviour_card(*key) for key in keys], dtype=bool)
-    kept = active & scores_people[codes]
-    if not kept.all():
-        frame, codes = frame[kept].reset_index(drop=True), codes[kept]
-    layouts = _layouts(store, frame, codes, keys) if len(frame) else {}
-    employee_codes, employee_ids = pd.factorize(frame["employee_id"].astype(object), sort=True)
-    order = np.argsort(employee_codes, kind="stable")  # each employee's rows stay oldest first
-    bounds = np.searchsorted(employee_codes[order], np.arange(len(employee_ids) + 1))
+    kept = np.flatnonzero(shown & scores_people[codes])  # positions (the frame is not copied)
+    layouts = _layouts(store, frame, kept, codes[kept], keys)
+    employee_codes, employee_ids = pd.factorize(frame["employee_id"].take(kept).to_numpy(dtype=object), sort=True)
+    sorter = np.argsort(employee_codes, kind="stable")  # each employee's rows stay oldest first
+    order = kept[sorter]
+    bounds = np.searchsorted(employee_codes[sorter], np.arange(len(employee_ids) + 1))
     rows = {str(e): order[bounds[i] : bounds[i + 1]] for i, e in enumerate(employee_ids.tolist())}
 
     tokens = store.site_tokens(sorted(employees)) if employees else {}
