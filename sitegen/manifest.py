@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from sitegen.write import digest, read_bytes, remove, safe_join, write_bytes
+from sitegen.write import Folders, digest, read_bytes, remove, safe_join, write_bytes
 
 MANIFEST = ".site-manifest.json"
 FORMAT = 1
@@ -64,7 +64,7 @@ class Writer:
         self.new: Entries = {}
         self.written = 0
         self.unchanged = 0
-        self._made: set[str] = set()  # folders created by this writer
+        self._folders = Folders(out)  # folders checked and made by this writer
 
     def fresh(self, relative: str, stamp: str) -> bool:
         """True when the file's inputs did not change and it is still there (it is then kept)."""
@@ -77,13 +77,22 @@ class Writer:
         return False
 
     def put(self, relative: str, stamp: str, payload: bytes) -> None:
-        """Write `payload` unless the file already holds exactly these bytes."""
+        """Write `payload` unless the file already holds exactly these bytes.
+
+        Without an entry in the old manifest (a full build, or a file new to the manifest) the
+        file on disk is compared: rewriting an identical page would cost a new file (and, on
+        ext4, an inode to allocate and one to free) for nothing.
+        """
         output = digest(payload)
         entry = self.old.get(key(relative))
-        if entry and entry[1] == output and safe_join(self.out, relative).is_file():
+        if entry:
+            kept = entry[1] == output and self._folders.is_file(relative)
+        else:
+            kept = self._folders.same_bytes(relative, payload)
+        if kept:
             self.unchanged += 1
         else:
-            write_bytes(self.out, relative, payload, self._made)
+            write_bytes(self.out, relative, payload, self._folders)
             self.written += 1
         self.new[key(relative)] = [stamp, output]
 
