@@ -45,9 +45,16 @@ def _flatten(data: dict[str, Any], prefix: str = "") -> list[tuple[str, str]]:
     return out
 
 
+# The catalogues loaded so far, read directly by `t` (a site build asks for ~100,000 messages).
+_LOADED: dict[str, dict[str, str]] = {}
+
+
 def t(key: str, lang: str = DEFAULT_LANGUAGE, /, **values: Any) -> str:
     """The message `key` in `lang`, with `{placeholders}` filled; a missing key is a KeyError."""
-    message = catalogue(lang)[key]
+    messages = _LOADED.get(lang)
+    if messages is None:
+        messages = _LOADED[lang] = catalogue(lang)
+    message = messages[key]
     return message.format(**values) if values else message
 
 
@@ -58,7 +65,10 @@ def placeholders(message: str) -> set[str]:
 def translator(lang: str):
     """A one-argument-plus-values `t` bound to a language, for templates and pages."""
 
+    messages = catalogue(lang)
+
     def bound(key: str, /, **values: Any) -> str:
-        return t(key, lang, **values)
+        message = messages[key]
+        return message.format(**values) if values else message
 
     return bound

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import lru_cache
 
 from qa.i18n import t
 from qa.stats import Interval, ProportionInterval
@@ -23,8 +24,14 @@ def percent(share: float, lang: str) -> str:
 
 def day(moment: date | datetime, lang: str) -> str:
     """A date people read: '12 mars 2025' / '12 March 2025'."""
-    month = t(f"site.months.m{moment.month}", lang)
-    return t("site.date", lang, day=moment.day, month=month, year=moment.year)
+    return _day(moment.year, moment.month, moment.day, lang)
+
+
+@lru_cache(maxsize=8192)
+def _day(year: int, month: int, day_of_month: int, lang: str) -> str:
+    # A page shows a date per visit, and visits fall on the same few hundred days.
+    name = t(f"site.months.m{month}", lang)
+    return t("site.date", lang, day=day_of_month, month=name, year=year)
 
 
 def short_date(moment: date | datetime) -> str:
@@ -65,14 +72,20 @@ def pass_rate(rate: ProportionInterval, lang: str) -> str:
     """'Passed 3 times out of 8 (38%, 95% CI: 14% to 69%).'"""
     if rate.proportion is None or rate.low is None or rate.high is None:
         return t("site.not_enough_short", lang)
+    return _pass_rate(rate.successes, rate.n, rate.proportion, rate.low, rate.high, lang)
+
+
+@lru_cache(maxsize=65536)
+def _pass_rate(successes: int, seen: int, proportion: float, low: float, high: float, lang: str) -> str:
+    # Criteria are passed k times out of n: the same few thousand (k, n) on a thousand pages.
     return t(
         "site.employee.rate",
         lang,
-        passes=rate.successes,
-        seen=rate.n,
-        rate=percent(rate.proportion, lang),
-        low=percent(rate.low, lang),
-        high=percent(rate.high, lang),
+        passes=successes,
+        seen=seen,
+        rate=percent(proportion, lang),
+        low=percent(low, lang),
+        high=percent(high, lang),
     )
 
 
