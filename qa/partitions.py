@@ -18,6 +18,7 @@ import contextlib
 import gc
 import glob
 import hashlib
+import mmap
 import os
 import re
 import zlib
@@ -131,30 +132,46 @@ class ViewCodec(Protocol):
     name: str
 
     def dump(self, value: Any) -> bytes | memoryview: ...
-    def load(self, data: bytes) -> tuple[Any, int]: ...  # the value and its size; ValueError if damaged
+    def load(self, data: memoryview) -> tuple[Any, int]: ...  # the value and its size; ValueError if damaged
 
 
 def load_view(path: Path, codec: ViewCodec, stamp: str) -> tuple[Any, int] | None:
-    """A view kept on disk, if it was derived from the state `stamp` names and is readable."""
+    """A view kept on disk, if it was derived from the state `stamp` names and is readable.
+
+    The file is mapped, not read: the value's buffers (Arrow's columns) are the page cache's own
+    pages, so a new process does not copy a month of columns (~20 MB) and touches only the
+    columns it reads. Views are only ever replaced by a rename, never rewritten in place, so a
+    mapping is never cut short under a reader.
+    """
     try:
-        data = path.read_bytes()
-    except OSError:
+        with open(path, "rb") as handle:
+            line = handle.readline(_HEADER_MAX)
+            if line.rstrip() != f"{VIEW_MAGIC} {codec.name} {stamp}".encode():
+                return None  # a view of an older state, or of another format
+            size = os.fstat(handle.fileno()).st_size
+            if size <= len(line):
+                return None
+            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except (OSError, ValueError):
         return None
-    line, _, payload = data.partition(b"\n")
-    if line != f"{VIEW_MAGIC} {codec.name} {stamp}".encode():
-        return None  # a view of an older state, or of another format
     try:
-        return codec.load(payload)
+        return codec.load(memoryview(mapped)[len(line) :])
     except ValueError:  # damaged: built again by the caller
         return None
 
 
+# The header line is padded to a multiple of this, so that the payload (Arrow's buffers) is
+# aligned in the mapped file as it was in memory.
+_HEADER_ALIGN = 64
+_HEADER_MAX = 4096
+
+
 def save_view(path: Path, codec: ViewCodec, stamp: str, value: Any) -> None:
     """Keep a view on disk beside what it was derived from (a cache: no fsync)."""
+    header = f"{VIEW_MAGIC} {codec.name} {stamp}"
+    header += " " * (-(len(header) + 1) % _HEADER_ALIGN) + "\n"
     with contextlib.suppress(OSError):  # a read-only or full disk: the view stays in memory only
-        atomic_write(
-            path, b"".join([f"{VIEW_MAGIC} {codec.name} {stamp}\n".encode(), codec.dump(value)]), durable=False
-        )
+        atomic_write(path, b"".join([header.encode(), codec.dump(value)]), durable=False)
         _remove_older_versions(path)
 
 

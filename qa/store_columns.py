@@ -315,7 +315,7 @@ class ArrowViews:
             writer.write_table(value)
         return memoryview(sink.getvalue())
 
-    def load(self, data: bytes) -> tuple[pa.Table, int]:
+    def load(self, data: bytes | memoryview) -> tuple[pa.Table, int]:
         try:
             table = pa.ipc.open_file(pa.py_buffer(data)).read_all()
         except pa.ArrowException as error:
