@@ -288,18 +288,18 @@ def redacted_texts(
     Done once per employee, not once per language: the text is the evaluator's, the same on both
     pages (escaping it here makes Jinja's autoescape a no-op on it).
     """
-    keep = [employee.display_name]
+    keep = (employee.display_name,)
     out: list[Redacted] = []
     for evaluation in shown:
         interaction = evaluation.interaction_id
-        refs = [references[interaction]] if interaction is not None and interaction in references else []
+        refs = (references[interaction],) if interaction is not None and interaction in references else ()
         comments = [
-            (key, escape(redactor.clean(str(text), refs, keep=keep)))
+            (key, _escaped(redactor.clean(str(text), refs, keep=keep)))
             for key, text in evaluation.comments.items()
             if str(text).strip()
         ]
         debrief = [
-            (key, escape(redactor.clean(str(answer), refs, keep=keep)))
+            (key, _escaped(redactor.clean(str(answer), refs, keep=keep)))
             for key, answer in evaluation.debrief.items()
             if answer is not None and str(answer).strip()
         ]
@@ -307,38 +307,61 @@ def redacted_texts(
     return out
 
 
+# Escaped texts by their redacted text: the redactor hands back the same string object for the
+# same phrase, and evaluators reuse phrases across many pages. Bounded: the app lives long.
+_ESCAPED: dict[str, Markup] = {}
+
+
+def _escaped(text: str) -> Markup:
+    found = _ESCAPED.get(text)
+    if found is None:
+        if len(_ESCAPED) >= 100_000:
+            _ESCAPED.clear()
+        found = _ESCAPED[text] = escape(text)
+    return found
+
+
 def comment_blocks(redacted: Sequence[Redacted], cards: CardBook, lang: str) -> Markup:
     """The most recent evaluations' comments and debrief answers, verbatim but redacted, as ready
     HTML (empty when there is none): a Jinja loop over these few hundred cells a page cost more than
     the rest of the page. Texts come escaped from `redacted_texts`; labels are escaped here."""
-    debrief_title = escape(t("site.employee.debrief", lang))
+    debrief_title = _debrief_title(lang)
     html: list[str] = []
     for evaluation, texts, answers in redacted:
         if not texts and not answers:
             continue
         card_id, version = evaluation.scorecard_id, evaluation.scorecard_version
-        heading = t(
-            "site.employee.evaluation_of",
-            lang,
-            scorecard=cards.title(card_id, version, lang),
-            date=wording.day(evaluation.day, lang),
-            channel=channel_label(evaluation.channel, lang),
-        )
-        html.append(f'<article class="comment-block">\n<h3>{escape(heading)}</h3>\n')
+        html.append(_heading(cards, card_id, version, evaluation.day, evaluation.channel, lang))
         if texts:
             html.append("<dl>\n")
-            for key, text in texts:
-                label = _comment_label(cards, card_id, version, key, lang)
-                html.append(f"<dt>{label}</dt><dd><q>{text}</q></dd>\n")
+            html.extend([f"<dt>{_comment_label(cards, card_id, version, key, lang)}</dt><dd><q>{text}</q></dd>\n"
+                         for key, text in texts])  # fmt: skip
             html.append("</dl>\n")
         if answers:
-            html.append(f"<h4>{debrief_title}</h4>\n<dl>\n")
-            for key, text in answers:
-                label = _question_label(cards, card_id, version, key, lang)
-                html.append(f"<dt>{label}</dt><dd><q>{text}</q></dd>\n")
+            html.append(debrief_title)
+            html.extend([f"<dt>{_question_label(cards, card_id, version, key, lang)}</dt><dd><q>{text}</q></dd>\n"
+                         for key, text in answers])  # fmt: skip
             html.append("</dl>\n")
         html.append("</article>\n")
     return Markup("".join(html))  # noqa: S704 - texts are escaped by redacted_texts, labels above
+
+
+@lru_cache(maxsize=4)
+def _debrief_title(lang: str) -> str:
+    return f"<h4>{escape(t('site.employee.debrief', lang))}</h4>\n<dl>\n"
+
+
+# A block's opening and heading: the same scorecard, day and channel recur across many pages.
+@lru_cache(maxsize=16384)
+def _heading(cards: CardBook, card_id: str, version: str, day: date, channel: str, lang: str) -> str:
+    heading = t(
+        "site.employee.evaluation_of",
+        lang,
+        scorecard=cards.title(card_id, version, lang),
+        date=wording.day(day, lang),
+        channel=channel_label(channel, lang),
+    )
+    return f'<article class="comment-block">\n<h3>{escape(heading)}</h3>\n'
 
 
 # The same few criteria and questions are commented on again and again, on every page: their
