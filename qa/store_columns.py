@@ -58,8 +58,9 @@ class _EvaluationRow(msgspec.Struct, gc=False):
     score: _Score = _Score()
     # The evaluator's free text, kept as the file's JSON text (never decoded here): the site shows
     # a dozen evaluations' comments per employee and decodes only those.
-    comments: msgspec.Raw | None = None
-    debrief: msgspec.Raw | None = None
+    # (msgspec.Raw takes no union with None: an absent field reads as JSON null.)
+    comments: msgspec.Raw = msgspec.Raw(b"null")
+    debrief: msgspec.Raw = msgspec.Raw(b"null")
 
 
 class _EvaluationFile(msgspec.Struct):
@@ -144,17 +145,15 @@ def _evaluation_rows(body: bytes | memoryview) -> list[_EvaluationRow]:
 _RAW_FIELDS = ("comments", "debrief")
 
 
-def _raw(value: Any) -> msgspec.Raw | None:
-    """A mapping of free text as JSON (None when empty or not a mapping)."""
-    return msgspec.Raw(msgspec.json.encode(value)) if isinstance(value, Mapping) and value else None
+def _raw(value: Any) -> msgspec.Raw:
+    """A mapping of free text as JSON (null when empty or not a mapping)."""
+    return msgspec.Raw(msgspec.json.encode(value) if isinstance(value, Mapping) and value else b"null")
 
 
-def _text_of(raw: msgspec.Raw | None) -> str | None:
+def _text_of(raw: msgspec.Raw) -> str | None:
     """A free-text field's JSON as a string column value (None when there is nothing in it)."""
-    if raw is None:
-        return None
     text = bytes(raw).decode()
-    return None if text in ("{}", "null") else text
+    return None if text in ("{}", "null") or not text.startswith("{") else text
 
 
 def _lenient_visit(visit: Any) -> dict[str, Any] | None:
