@@ -57,21 +57,16 @@ class Approved:
     """The approved evaluations a site shows, as the store's columns.
 
     `frame` is in the store's order (oldest first) and may hold rows the site does not show
-    (other statuses, inactive employees, self-assessments); `rows[employee]` are the positions of that employee's
-    shown rows in it, oldest first. `layouts` says, for each scorecard version, which criteria
-    its score snapshots list with their weights (read from one record of that version).
+    (other statuses, inactive employees, self-assessments); `rows[employee]` are the positions
+    of that employee's shown rows in it, oldest first. `layouts` says, for each scorecard
+    version, which criteria its score snapshots list with their weights (read from one record of
+    that version).
     """
 
     frame: pd.DataFrame
     rows: dict[str, np.ndarray]
     layouts: dict[VersionKey, Layout]
     _stamps: dict[str, str] | None = field(default=None, repr=False)
-
-    def __contains__(self, employee_id: object) -> bool:
-        return employee_id in self.rows
-
-    def __len__(self) -> int:
-        return len(self.rows)
 
     def positions(self, employee_id: str) -> np.ndarray:
         return self.rows.get(employee_id, _NO_ROWS)
@@ -81,7 +76,7 @@ class Approved:
 
     def ids(self, employee_id: str) -> list[str]:
         """The employee's evaluation ids, oldest first."""
-        return self.frame["id"].to_numpy(dtype=object)[self.positions(employee_id)].tolist()
+        return self._at("id", self.positions(employee_id))
 
     def last_day(self, employee_id: str) -> date | None:
         """The day of the employee's latest evaluation, in its own offset (None: none)."""
