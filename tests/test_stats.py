@@ -96,7 +96,12 @@ def test_a_sample_without_spread_gives_a_zero_width_interval() -> None:
 
 
 @pytest.mark.parametrize(
-    "scores", [pytest.param([1.0, float("nan")], id="nan"), pytest.param([float("inf"), 2.0], id="inf")]
+    "scores",
+    [
+        pytest.param([1.0, float("nan")], id="nan"),
+        pytest.param([float("inf"), 2.0], id="inf"),
+        pytest.param([70.0, None], id="none"),
+    ],
 )
 def test_non_finite_scores_are_refused(scores: list[float]) -> None:
     with pytest.raises(ValueError, match="finite"):
