@@ -165,6 +165,7 @@ def _employees_job(
     members = []
     columns, found = _members(state, ids)
     shown_of = state.data.evaluations.shown(ids, context.COMMENTS_SHOWN)
+    table = context.table_rows(columns, state.data.cards, paths.LANGS)
     for employee_id, (member, analysed) in zip(ids, found, strict=True):
         employee = member.employee
         approved = state.data.evaluations
@@ -172,9 +173,7 @@ def _employees_job(
         page = {lang: paths.employee_page(token, lang) for lang in paths.LANGS}
         redacted = context.redacted_texts(employee, shown_of[employee_id], state.redactor, state.references)
         count, last_day = approved.count(employee_id), approved.last_day(employee_id)
-        rows = context.evaluation_rows(
-            columns, employee_id, analysed.overall, analysed.failures, state.data.cards, paths.LANGS
-        )
+        rows = context.employee_rows(table, columns, employee_id)
         for lang in paths.LANGS:
             twin = page["en" if lang == "fr" else "fr"]
             info = _page_info(page[lang], twin, lang)

@@ -12,6 +12,8 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+import pandas as pd
 from markupsafe import Markup, escape
 
 from qa.i18n import t
@@ -192,70 +194,67 @@ def _scenario_label(cards: CardBook, card_id: str, version: str, scenario: Any, 
     return found or t("site.none", lang)  # an unknown id is not shown raw: it could be anything
 
 
-def evaluation_rows(
-    columns: Columns,
-    employee_id: str,
-    overall_scores: Sequence[float | None],
-    failed_criteria: Sequence[tuple[str, ...]],
-    cards: CardBook,
-    langs: Sequence[str],
-) -> dict[str, Markup]:
-    """The evaluations table's body rows (date, channel, scenario, score, band, critical failures),
-    most recent first, as ready HTML in each language.
+def table_rows(columns: Columns, cards: CardBook, langs: Sequence[str]) -> dict[str, np.ndarray]:
+    """Each row of `columns` as a row of the evaluations table (date, channel, scenario, score,
+    band, critical failures), ready HTML in each language: an object array of strings per language.
 
     A page may list a hundred evaluations: a Jinja loop escaping six cells a row was the largest
-    cost of a build (a million escapes for a thousand people). The few labels that repeat are
-    escaped once per page here; dates and scores are our own formatted numbers (digits, '-', '.',
-    ','), which escaping leaves unchanged, so they are written as they are. The cells come from
-    the employee's rows of `columns` (sitegen.frame), read once for all languages.
+    cost of a build (a million escapes for a thousand people). Here each distinct combination of
+    labels, each distinct score and each distinct list of failed criteria is worded and escaped
+    once for all the rows of a job, and the cells are joined column-wise by numpy. Dates and scores
+    are our own formatted numbers (digits, '-', '.', ','), which escaping leaves unchanged.
+    `employee_rows` cuts one employee's rows out, most recent first.
     """
-    none = {lang: escape(t("site.none", lang)) for lang in langs}
-    no_failure = {lang: escape(t("site.employee.critical_none", lang)) for lang in langs}
-    # The same few labels repeat on every row: look each combination up (and escape it) once.
-    labels: dict[tuple[Any, ...], tuple[tuple[str, str], ...]] = {}
-    failures: dict[tuple[str, str, tuple[str, ...]], tuple[str, ...]] = {}
-    scores: dict[float, tuple[str, ...]] = {}
-    rows: list[list[str]] = [[] for _ in langs]
-    no_score: tuple[str, ...] = tuple(none[lang] for lang in langs)
-    no_failures: tuple[str, ...] = tuple(no_failure[lang] for lang in langs)
-    start, stop = columns.spans[employee_id]
     texts = columns.texts
-    fields = ("scorecard_id", "scorecard_version", "channel", "band", "scenario", "day")
-    for card_id, version, channel, band, scenario, day_text, overall, failed_ids in zip(
-        *(reversed(texts[name][start:stop].tolist()) for name in fields),
-        reversed(overall_scores),
-        reversed(failed_criteria),
-        strict=True,
-    ):
-        key = (card_id, version, channel, band, scenario)
-        cells = labels.get(key)
-        if cells is None:
-            cells = labels[key] = tuple(_label_cells(cards, key, lang, none[lang]) for lang in langs)
-        critical = no_failures
-        if failed_ids:
-            failed = (card_id, version, failed_ids)
-            if failed not in failures:
-                failures[failed] = tuple(
-                    escape("; ".join(_criterion_label(cards, card_id, version, c, lang) for c in failed_ids))
-                    for lang in langs
-                )
-            critical = failures[failed]
-        if overall is None:
-            score = no_score
-        elif overall in scores:
-            score = scores[overall]
-        else:
-            text = f"{overall:.1f}"  # wording.number, once for both languages
-            if text[0] == "-":
-                score = tuple(wording.number(overall, lang) for lang in langs)
-            else:
-                score = tuple(text.replace(".", ",") if lang == "fr" else text for lang in langs)
-            scores[overall] = score
-        day = f'<tr><th scope="row">{day_text}'  # YYYY-MM-DD (checked by sitegen.frame.columns_of)
-        for i, (middle, band_cell) in enumerate(cells):
-            rows[i].append(f"{day}{middle}{score[i]}{band_cell}{critical[i]}</td></tr>\n")
-    # every label is escaped above; dates and scores are digits
-    return {lang: Markup("".join(rows[i])) for i, lang in enumerate(langs)}  # noqa: S704
+    if not len(columns.overall):
+        return {lang: np.empty(0, dtype=object) for lang in langs}
+    card, version = texts["scorecard_id"], texts["scorecard_version"]
+    label_codes, label_keys = _factorize(card, version, texts["channel"], texts["band"], texts["scenario"])
+    failure_codes, failure_keys = _factorize(card, version, texts["critical_failures"])
+    scores, score_codes = np.unique(columns.overall, return_inverse=True)  # NaN (no score) last, once
+    out = {}
+    for lang in langs:
+        none = escape(t("site.none", lang))
+        cells = [_label_cells(cards, key, lang, none) for key in label_keys]
+        middle = _cells([c[0] for c in cells])[label_codes]
+        band = _cells([c[1] for c in cells])[label_codes]
+        failures = _cells([_failures_cell(cards, key, lang) for key in failure_keys])[failure_codes]
+        score = _cells([none if v != v else wording.number(v, lang) for v in scores.tolist()])[score_codes]
+        # The day is YYYY-MM-DD (checked by sitegen.frame.columns_of).
+        out[lang] = '<tr><th scope="row">' + texts["day"] + middle + score + band + failures + "</td></tr>\n"
+    return out
+
+
+def employee_rows(table: Mapping[str, np.ndarray], columns: Columns, employee_id: str) -> dict[str, Markup]:
+    """One employee's rows of `table_rows`, most recent first, in each language."""
+    start, stop = columns.spans[employee_id]
+    # every label is escaped by table_rows; dates and scores are digits
+    return {lang: Markup("".join(rows[start:stop][::-1].tolist())) for lang, rows in table.items()}  # noqa: S704
+
+
+def _array(items: list[Any]) -> np.ndarray:
+    out = np.empty(len(items), dtype=object)
+    out[:] = items
+    return out
+
+
+def _cells(items: list[str]) -> np.ndarray:
+    """Escaped cells as plain strings: adding a str to a Markup would escape the str again."""
+    return _array([str(item) for item in items])
+
+
+def _factorize(*arrays: np.ndarray) -> tuple[np.ndarray, list[tuple[Any, ...]]]:
+    """A code per row for each distinct tuple of values across `arrays`, and the tuples."""
+    codes, uniques = pd.factorize(_array(list(zip(*arrays, strict=True))))
+    return codes, list(uniques)
+
+
+def _failures_cell(cards: CardBook, key: tuple[str, str, str | None], lang: str) -> str:
+    """The failed critical criteria of a row (ids joined by ","), as their labels, escaped."""
+    card_id, version, failed = key
+    if not failed:
+        return escape(t("site.employee.critical_none", lang))
+    return escape("; ".join(_criterion_label(cards, card_id, version, c, lang) for c in failed.split(",")))
 
 
 _EMPTY: Mapping[str, Any] = {}
@@ -390,7 +389,7 @@ def employee_page(
 ) -> dict[str, Any]:
     """Everything employee.html shows for one employee in one language (`count`: their approved
     evaluations, `last_day`: the latest one's day, `redacted`: redacted_texts, `rows`: this
-    language's evaluation_rows)."""
+    language's employee_rows)."""
     lang = info.lang
     analysis = analysed.analysis
     behaviours = behaviours_context(analysis, lang)

@@ -258,7 +258,7 @@ def test_photos_of_an_approved_evaluation_are_never_published(tmp_path: Path) ->
 
 
 def test_a_hostile_scenario_and_failed_criterion_id_never_reach_the_evaluations_table_raw(tmp_path: Path) -> None:
-    """The evaluations table is written as ready HTML (sitegen.context.evaluation_rows): a visit's
+    """The evaluations table is written as ready HTML (sitegen.context.table_rows): a visit's
     scenario as typed and a failed criterion id the scorecard does not know must come out as
     text."""
     world = make_world(tmp_path)
