@@ -42,9 +42,9 @@ class _EscapeToText(CodeGenerator):
     """Compiles `{{ value }}` to `environment.escape_text(value)` instead of `escape(value)`.
 
     The text is escaped the same way (markupsafe's own function), but a page of ~100 values
-    skips making a Markup object for each (two Python calls and a hasattr): a quarter of the
-    render time. Where escaping is decided at run time (`{% autoescape %}`, volatile) or a
-    `finalize` is set, Jinja's own code is kept.
+    skips making a Markup object for each (two Python calls and a hasattr): 0.27 s -> 0.16 s of
+    CPU for the 1,941 pages of the 1,000-employee bench site. Where escaping is decided at run
+    time (`{% autoescape %}`, volatile) or a `finalize` is set, Jinja's own code is kept.
     """
 
     def _output_child_pre(self, node: nodes.Expr, frame: Frame, finalize: Any) -> None:
@@ -76,7 +76,8 @@ class _Messages(Extension):
 
     Only the call of the name `t` with exactly one string argument is replaced: `t('key', n=3)`
     and `x.t('key')` stay calls, run for each page. An unknown key fails when the template
-    compiles (a KeyError, as `t` would raise on the page).
+    compiles (a KeyError, as `t` would raise on the page). Templates never bind a variable
+    named `t` (`{% set t = ... %}` would not be seen here).
     """
 
     def filter_stream(self, stream: TokenStream) -> Iterator[Token]:
