@@ -196,8 +196,13 @@ def mean_interval(
     n = len(values)
     if n < 2:
         return Interval(n, values[0] if n else None, None, None, None, "t", confidence)
-    mean = math.fsum(values) / n
-    stdev = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    if min(values) == max(values):
+        # Equal scores have no spread: computed, a mean that is not exactly representable
+        # leaves a stdev of ~1e-15, a "conclusive ±0.0" verdict on three visits.
+        mean, stdev = values[0], 0.0
+    else:
+        mean = math.fsum(values) / n
+        stdev = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
     half = _half_width(stdev, n, confidence)
     low, high, clamped = _clamp(mean - half, mean + half, score_range)
     return Interval(n, mean, low, high, half, "t", confidence, stdev, clamped)

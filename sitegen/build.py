@@ -65,12 +65,23 @@ class BuildReport:
         return asdict(self)
 
 
-def code_fingerprint() -> str:
-    """A hash of the code, templates, assets and messages that shape every page."""
-    digest = hashlib.blake2b(digest_size=16)
+# The domain modules whose code decides what a page says: the intervals and verdicts, the
+# messages, the scorecards' bands and behaviours. (Scorecard files are fingerprinted by version.)
+PAGE_SHAPING_MODULES = ("stats.py", "i18n.py", "scorecard_model.py")
+
+
+def fingerprinted_files() -> list[Path]:
+    """The code, templates, assets and messages that shape every page."""
     here = Path(__file__).resolve().parent
-    files = sorted([*here.glob("*.py"), *TEMPLATES.glob("*"), *STATIC.glob("*"), *LOCALE_DIR.glob("*/*.yaml")])
-    for path in files:
+    domain = Path(stats.__file__).resolve().parent
+    return sorted([*here.glob("*.py"), *TEMPLATES.glob("*"), *STATIC.glob("*"), *LOCALE_DIR.glob("*/*.yaml"),
+                   *(domain / name for name in PAGE_SHAPING_MODULES)])  # fmt: skip
+
+
+def code_fingerprint() -> str:
+    """A hash of `fingerprinted_files`: a page built by other code is rebuilt."""
+    digest = hashlib.blake2b(digest_size=16)
+    for path in fingerprinted_files():
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()

@@ -15,6 +15,7 @@ from qa.scoring import score
 from sitegen import manifest, paths
 from sitegen.build import build_site
 
+from .conftest import ROOT
 from .site_world import EMPLOYEES, answers, make_world, open_store, site_files
 
 
@@ -275,3 +276,23 @@ def test_the_store_columns_give_the_analysis_of_the_records(world, tmp_path: Pat
 
     back = exact_shares(shares)[:, 0].tolist()
     assert back[:6] == [1 / 3, 2 / 3, 0.25, 0.7, 1.0, 0.0] and np.isnan(back[6])
+
+
+def test_the_domain_code_a_page_depends_on_is_fingerprinted() -> None:
+    """A page is rebuilt when the code that computed it changes: every `qa` module sitegen
+    imports is in the fingerprint, but for those that only carry data or errors."""
+    import ast
+
+    from sitegen.build import fingerprinted_files
+
+    imported = set()
+    for module in (ROOT / "sitegen").glob("*.py"):
+        for node in ast.walk(ast.parse(module.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("qa."):
+                imported.add(node.module.split(".")[1])
+            if isinstance(node, ast.ImportFrom) and node.module == "qa":
+                imported.update(alias.name for alias in node.names)
+    data_only = {"errors", "models", "scorecards"}  # records' shapes, errors, the loader (versions are hashed)
+    names = {path.name for path in fingerprinted_files() if path.parent.name == "qa"}
+    assert {"stats", "i18n", "scorecard_model"} <= imported
+    assert {f"{module}.py" for module in imported - data_only} <= names

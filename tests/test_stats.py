@@ -344,6 +344,16 @@ def test_equal_scores_prove_nothing_without_a_fallback_stdev() -> None:
     assert verdict([100.0] * 12, fallback_stdev=15.0).conclusive
 
 
+@given(st.floats(min_value=0.0, max_value=100.0), st.integers(min_value=2, max_value=40))
+def test_equal_scores_never_look_precise_whatever_their_value(score: float, n: int) -> None:
+    """11.111... three times used to leave a stdev of 2e-15 (its mean is not exactly representable),
+    and so a "conclusive +/-0.0" verdict on three visits."""
+    interval = mean_interval([score] * n)
+    assert (interval.mean, interval.stdev, interval.half_width) == (score, 0.0, 0.0)
+    assert not verdict([score] * n).conclusive
+    assert verdict([score] * n, fallback_stdev=15.0).conclusive is (n >= 12)
+
+
 # --- evaluator drift --------------------------------------------------------------------------
 
 EVALUATORS = ("ana", "ben", "chloe", "david", "emma", "farid")
