@@ -2,7 +2,7 @@
 
 Prints, first, the full build as a user runs it: `qa site build --full` in a new process (Python
 starting, imports, load from the store, context, render and write of every page; target <= 3 s),
-three times into an empty folder. Then, in this process: loading from the store (first and
+three times, each into a new folder. Then, in this process: loading from the store (first and
 second time), the full build from loaded data, the rebuild after one new approved evaluation
 (the app's Publication page; target <= 0.5 s, only the changed pages rewritten), and whether two
 full builds are byte-identical.
@@ -92,7 +92,9 @@ def main() -> None:
         f"machine: {os.cpu_count()} cores, load average at the start {os.getloadavg()[0]:.1f} (shared: wall times vary)"
     )
     with tempfile.TemporaryDirectory() as tmp:
-        runs = [cli_full_build(folder, Path(tmp) / "cli") for _ in range(3)]
+        # A new folder each time, as a first build has: right after a site was deleted, creating
+        # files was slower in some runs (perf: time in ext4's inode allocation).
+        runs = [cli_full_build(folder, Path(tmp) / f"cli-{i}") for i in range(3)]
         walls = [w for w, _ in runs]
         print(f"full build, `qa site build --full` in a new process: median {statistics.median(walls):.2f} s wall "
               f"(runs {', '.join(f'{w:.2f}' for w in walls)}; CPU {', '.join(f'{c:.2f}' for _, c in runs)} s, "

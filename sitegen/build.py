@@ -38,7 +38,7 @@ from sitegen.frame import Analysed, Columns, analyse_many, columns_of
 from sitegen.load import Approved, SiteData, customer_references, load_site_data
 from sitegen.manifest import Entries, Writer, fingerprint
 from sitegen.privacy import Redactor
-from sitegen.render import STATIC, TEMPLATES, render
+from sitegen.render import STATIC, TEMPLATES, environment, render
 from sitegen.write import remove_temp_files
 
 Progress = Callable[[int, int, str], None]
@@ -226,6 +226,8 @@ def _run_jobs(state: _State, ids: list[str], workers: int, progress: Callable[[s
     # Frozen objects are left alone by the collector: without this, a worker's first collection
     # walks (and so copies, page by page) every object of the loaded data it shares with us.
     _STATE = state
+    for lang in paths.LANGS:  # compiled once here, not once in each process
+        environment(lang).get_template("employee.html")
     gc.freeze()
     try:
         with multiprocessing.get_context("fork").Pool(workers - 1, initializer=gc.disable) as pool:
