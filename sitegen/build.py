@@ -206,40 +206,67 @@ def default_workers() -> int:
     return min(2, os.cpu_count() or 1)
 
 
+# Employees are rendered in slices that this process takes from the front of the list and the
+# worker from the back, until they meet: whichever is slower (the worker pays for copying the
+# memory it touches) simply takes fewer. A few slices each keep the progress bar moving.
+SLICES_PER_PROCESS = 6
+_SLICES: list[list[str]] = []
+_NEXT: Any = None  # a shared [front, back] pair of slice numbers (multiprocessing.Array)
+
+
+def _take(front: bool) -> int | None:
+    """The next slice to render (from the front or the back), None when all are taken."""
+    with _NEXT.get_lock():
+        start, stop = _NEXT[0], _NEXT[1]
+        if start >= stop:
+            return None
+        if front:
+            _NEXT[0] = start + 1
+            return start
+        _NEXT[1] = stop - 1
+        return stop - 1
+
+
+def _worker_slice(_: int) -> JobResult | None:
+    """In a forked worker: render the last slice nobody took yet (None: none left)."""
+    taken = _take(front=False)
+    return None if taken is None else _employees_job(_SLICES[taken])
+
+
 def _run_jobs(state: _State, ids: list[str], workers: int, progress: Callable[[str], None]) -> list[JobResult]:
     """Employee pages in this process, or shared with `workers - 1` forked processes.
 
     Each job analyses a slice of employees and renders their pages; a worker sends back only
-    manifest entries and the leads' summaries (small), never pages. This process renders its own
-    share meanwhile instead of waiting: a forked worker pays for every page of shared memory it
-    touches (copy on write: ~1 s of system time per worker at 1,000 people), so one worker and
-    this process beat two workers and an idle parent.
+    manifest entries and the leads' summaries (small), never pages. This process renders slices
+    meanwhile instead of waiting: a forked worker pays for every page of shared memory it
+    touches (copy on write), so one worker and this process beat two workers and an idle parent.
     """
-    global _STATE
+    global _STATE, _SLICES, _NEXT
     if workers <= 1 or len(ids) < PARALLEL_FROM or "fork" not in multiprocessing.get_all_start_methods():
         return [_employees_job(ids, state, progress)] if ids else []
-    mine = ids[: len(ids) // workers]
-    theirs = ids[len(mine) :]
-    # A few slices per worker, so that the progress bar moves.
-    size = max(1, -(-len(theirs) // (4 * (workers - 1))))
-    slices = [theirs[i : i + size] for i in range(0, len(theirs), size)]
+    size = max(1, -(-len(ids) // (SLICES_PER_PROCESS * workers)))
+    slices = [ids[i : i + size] for i in range(0, len(ids), size)]
+    fork = multiprocessing.get_context("fork")
     # Frozen objects are left alone by the collector: without this, a worker's first collection
     # walks (and so copies, page by page) every object of the loaded data it shares with us.
-    _STATE = state
+    _STATE, _SLICES, _NEXT = state, slices, fork.Array("i", [0, len(slices)])
     for lang in paths.LANGS:  # compiled once here, not once in each process
         environment(lang).get_template("employee.html")
     gc.freeze()
     try:
-        with multiprocessing.get_context("fork").Pool(workers - 1, initializer=gc.disable) as pool:
-            pending = pool.imap_unordered(_employees_job, slices)
-            results = [_employees_job(mine, state, progress)]
+        with fork.Pool(workers - 1, initializer=gc.disable) as pool:
+            pending = pool.imap_unordered(_worker_slice, range(len(slices)))
+            results = []
+            while (taken := _take(front=True)) is not None:
+                results.append(_employees_job(slices[taken], state, progress))
             for result in pending:
-                results.append(result)
-                for employee_id in result[0]:
-                    progress(employee_id)
+                if result is not None:
+                    results.append(result)
+                    for employee_id in result[0]:
+                        progress(employee_id)
     finally:
         gc.unfreeze()
-        _STATE = None
+        _STATE, _SLICES, _NEXT = None, [], None
     return sorted(results, key=lambda r: r[0][0])
 
 

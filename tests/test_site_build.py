@@ -98,9 +98,14 @@ def test_parallel_and_serial_builds_agree(world, tmp_path: Path, monkeypatch) ->
     from sitegen import build
 
     monkeypatch.setattr(build, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(build, "SLICES_PER_PROCESS", 2)  # slices taken from both ends by both processes
     build_site(world.store, tmp_path / "serial", workers=1)
-    build_site(world.store, tmp_path / "parallel", workers=2)
+    steps: list[tuple[int, int, str]] = []
+    build_site(world.store, tmp_path / "parallel", workers=2, progress=lambda *step: steps.append(step))
     assert site_files(tmp_path / "serial") == site_files(tmp_path / "parallel")
+    employees = sorted(e.id for e in world.store.list_employees() if e.active)
+    assert sorted(what for _, _, what in steps if what in employees) == employees  # each rendered once
+    assert [done for done, _, _ in steps] == list(range(1, len(steps) + 1)) and steps[-1][1] == len(steps)
 
 
 def test_tokens_are_stable_secret_and_rotatable(world, tmp_path: Path) -> None:
