@@ -22,12 +22,11 @@ from typing import Any
 import msgspec
 import numpy as np
 import pandas as pd
-import yaml
 
 from qa.errors import NotFound, QAError, ScorecardError
 from qa.models import Assignment, Employee
 from qa.scorecard_model import Scorecard
-from qa.scorecards import DEFAULT_DIR, content_version, load_all, scorecard_files
+from qa.scorecards import DEFAULT_DIR, load_all, scorecard_files
 from sitegen import paths
 from sitegen.cards import CardBook, VersionKey
 from sitegen.frame import Layout, layout_of, pair_codes
@@ -161,29 +160,17 @@ _CURRENT: dict[tuple[Any, ...], dict[str, tuple[Scorecard, str]]] = {}
 
 
 def current_scorecards(directory: str | Path = DEFAULT_DIR) -> dict[str, tuple[Scorecard, str]]:
-    """The scorecards of a folder with their versions, re-read only when a file changes.
-
-    The line-precise loader (`qa.scorecards.load_all`) parses YAML in pure Python (~1 s for our
-    three files); the fast C loader is enough when the files are valid, and `load_all` is still
-    what explains an invalid file.
-    """
+    """The scorecards of a folder with their versions (`qa.scorecards.load_all`), re-read only
+    when a file changes (the app rebuilds the site in the same process)."""
     files = scorecard_files([directory])
     stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
     if stamp not in _CURRENT:
-        out: dict[str, tuple[Scorecard, str]] = {}
         try:
-            for path in files:
-                card = Scorecard.model_validate(yaml.load(path.read_text(encoding="utf-8"), Loader=yaml.CSafeLoader))
-                if card.id in out:
-                    raise ValueError(f"duplicate scorecard id {card.id!r}")
-                out[card.id] = (card, content_version(card))
-        except (ValueError, yaml.YAMLError, OSError):
-            try:  # the careful loader names the file, line and column of every problem
-                out = {card_id: (sc.card, sc.version) for card_id, sc in load_all(directory).items()}
-            except ScorecardError as error:
-                raise QAError(f"cannot build the site: a scorecard is invalid:\n{error}") from None
+            loaded = {card_id: (sc.card, sc.version) for card_id, sc in load_all(directory).items()}
+        except ScorecardError as error:  # every problem, as file:line:column
+            raise QAError(f"cannot build the site: a scorecard is invalid:\n{error}") from None
         _CURRENT.clear()
-        _CURRENT[stamp] = out
+        _CURRENT[stamp] = loaded
     return _CURRENT[stamp]
 
 
