@@ -9,7 +9,10 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any
+
+import numpy as np
 
 from qa.i18n import t
 from qa.models import Assignment, Employee
@@ -136,10 +139,11 @@ def index_page(
 
 
 def _distribution(members: Sequence[Member], lang: str) -> dict[str, Any]:
-    counts = [0] * (100 // BIN_WIDTH)
-    for member in members:
-        for score in member.scores:
-            counts[min(int(score // BIN_WIDTH), len(counts) - 1)] += 1
+    bins_count = 100 // BIN_WIDTH
+    scores = np.fromiter(chain.from_iterable(m.scores for m in members), dtype=np.float64)
+    # 100 falls in the last bin; a score below 0 (none is) would fall in the first.
+    where = np.clip(np.floor_divide(scores, BIN_WIDTH).astype(np.int64), 0, bins_count - 1)
+    counts = np.bincount(where, minlength=bins_count).tolist()
     bins = [f"{low}–{low + BIN_WIDTH}" for low in range(0, 100, BIN_WIDTH)]
     rows = [{"label": b, "cells": [c]} for b, c in zip(bins, counts, strict=True)]
     figure = None

@@ -89,3 +89,21 @@ def test_a_behaviour_lags_only_when_the_gap_is_large_and_beyond_its_interval() -
         "solution": interval(88, 4),
     }
     assert lagging_behaviour(rude).behaviour == "courtesy"
+
+
+def test_the_team_distribution_puts_each_score_in_its_ten_point_bin() -> None:
+    """Bins are [0, 10), [10, 20), ... [90, 100]: a perfect score is in the last one."""
+    from types import SimpleNamespace
+
+    from sitegen.context_leads import _distribution
+
+    members = [
+        SimpleNamespace(scores=(0.0, 9.99, 10.0, 55.5)),
+        SimpleNamespace(scores=(100.0, 90.0, 89.9)),
+        SimpleNamespace(scores=()),
+    ]
+    table = _distribution(members, "fr")  # type: ignore[arg-type]
+    counts = {row["label"]: row["cells"][0] for row in table["rows"]}
+    assert counts == {"0–10": 2, "10–20": 1, "20–30": 0, "30–40": 0, "40–50": 0, "50–60": 1, "60–70": 0,
+                      "70–80": 0, "80–90": 1, "90–100": 2}  # fmt: skip
+    assert _distribution([], "fr")["chart"] is None  # type: ignore[arg-type]
