@@ -7,14 +7,16 @@ rows. At 100,000 evaluations that takes about half a second in a new process (mo
 column views) and well under 0.1 s of it is this module; the app keeps the result until
 `data_stamp` says the store changed. Every chart function is then vectorised pandas/numpy over
 a filtered view, so that each interaction with the page stays under a second
-(bench/dashboard.py). Every mean comes with its t interval (the same formula as
-`qa.stats.mean_interval`), every rate with its Wilson interval, and "conclusive" is
-`qa.stats.verdict`'s answer (the coaching site's), with its planner's "needed" for employees.
+(bench/dashboard.py). Every mean comes with its t interval, every rate with its Wilson interval,
+and "conclusive" is `qa.stats.verdict`'s answer (the coaching site's), with its planner's
+"needed" for employees: the numbers `qa.stats` gives for the same scores, to the bit (vectorised
+over groups, but with its formulas, quantiles and order of operations). No scipy.stats import.
 """
 
 from __future__ import annotations
 
 import io
+import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -22,7 +24,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
 from qa import stats
 from qa.auth import Actor, require
@@ -115,6 +116,10 @@ def build_dashboard(
     card_names = [str(c) for c in card_column.cat.categories]
     bounds = np.array([ranges.get(c, (0.0, 100.0)) for c in card_names] + [(0.0, 100.0)], dtype=float).reshape(-1, 2)
     low, high = bounds[card_codes, 0], bounds[card_codes, 1]  # code -1 reads the appended default
+    raw = rows["overall"].to_numpy(dtype=float)
+    # A score already on 0..100 stays the stored one, as the coaching site reads it: 100 * x / 100
+    # is not always x (176 of the demo's 1,500 scores would move by a last bit).
+    overall = np.where((low == 0.0) & (high == 100.0), raw, 100.0 * (raw - low) / (high - low))
     employee = columns["employee_id"]
     employee_codes = employee.cat.codes.to_numpy()
     known = [people.get(str(e), ("", "")) for e in employee.cat.categories]
@@ -132,7 +137,7 @@ def build_dashboard(
             "week": _recoded(day.cat.codes.to_numpy(), [_iso_week(str(d)) for d in day.cat.categories]),
             "id": rows["id"],
             "started_at": pd.to_datetime(rows["started_at"], utc=True),
-            "overall": 100.0 * (rows["overall"].to_numpy(dtype=float) - low) / (high - low),
+            "overall": overall,
             "band": rows["band"].fillna(""),
         }
     )
@@ -269,24 +274,119 @@ def filter_options(data: DashboardData) -> dict[str, list[str]]:
     )
 
 
-# --- intervals, vectorised ---------------------------------------------------------------------
+# --- intervals, vectorised, to the bit qa.stats' ---------------------------------------------------
+#
+# A lead must read on the dashboard the very interval an employee reads on their page, so every
+# number below is computed as qa.stats computes it, operation for operation: sums are math.fsum
+# (correctly rounded, so the order of the scores does not matter), squares are `x ** 2` (C's pow,
+# which with this glibc differs from x * x in the last bit now and then: 772 of a million draws
+# on -100..100; np.float_power calls the same pow), quantiles are qa.stats' own cached ones (one
+# call per distinct sample size), and t / sqrt(n) * s keeps qa.stats' order.
+# tests/test_dashboard.py asserts equality with `==`.
+
+
+def _pow2(values: np.ndarray) -> np.ndarray:
+    """`x ** 2` of each value as Python computes it for a float (pow, not np.square's x * x)."""
+    return np.float_power(values, 2.0)
+
+
+@dataclass(frozen=True)
+class _Groups:
+    """Values sorted by group, with each group's slice: one argsort per grouping and column."""
+
+    values: np.ndarray  # float64, grouped, NaN left out
+    starts: np.ndarray
+    stops: np.ndarray
+
+
+def _grouped(codes: np.ndarray, values: np.ndarray, size: int) -> _Groups:
+    """The non-NaN `values` of each group code 0..size-1 (code -1, no group, left out)."""
+    keep = (codes >= 0) & ~np.isnan(values)
+    codes = codes[keep]
+    ordered = values[keep][np.argsort(codes, kind="stable")]
+    stops = np.cumsum(np.bincount(codes, minlength=size))
+    return _Groups(ordered, np.concatenate(([0], stops[:-1])).astype(np.int64), stops)
+
+
+def _fsums(values: np.ndarray, groups: _Groups) -> np.ndarray:
+    """`math.fsum` of each group's slice of `values` (finite floats), without a Python call per value.
+
+    fsum is the exact sum, rounded once. Vectorised: each level splits every value x into a high
+    part q = (sigma + x) - sigma and the rest x - q, both exact (Rump, Ogita and Oishi 2008,
+    "Accurate floating-point summation", ExtractVector), with sigma a power of two at least 4 *
+    (largest |x|) * (largest group), so that the high parts are multiples of sigma * 2**-54 whose
+    sums in any order stay below sigma / 2: numpy adds them up exactly. A level takes about
+    52 - log2(group size) bits; 3 levels leave nothing of scores above ~2**-48. The levels' exact
+    totals are then added by fsum per group (a few numbers each); a group whose values still
+    leave something after 4 levels (tiny numbers) is summed by fsum outright.
+    """
+    counts = groups.stops - groups.starts
+    out = np.zeros(len(counts))
+    filled = np.flatnonzero(counts > 0)
+    if not len(filled):
+        return out
+    starts = groups.starts[filled]
+    largest_group = int(counts.max())
+    rest = values
+    levels = []
+    bound = float(np.max(np.abs(rest)))
+    while bound > 0.0 and len(levels) < 4:
+        exponent = math.frexp(bound * largest_group)[1] + 2
+        if not -900 < exponent < 1000:  # sigma would overflow, or its spacing reach the subnormals
+            break
+        sigma = math.ldexp(1.0, exponent)
+        high = (sigma + rest) - sigma
+        rest = rest - high
+        levels.append(np.add.reduceat(high, starts).tolist())
+        bound = float(np.max(np.abs(rest)))
+    if levels:
+        out[filled] = [math.fsum(parts) for parts in zip(*levels, strict=True)]
+    if bound > 0.0:  # something left below the last level: exact fsum for the groups holding it
+        left = np.add.reduceat((rest != 0.0).astype(np.int64), starts) > 0
+        listed = values.tolist()
+        for g, a, b in zip(
+            filled[left].tolist(), starts[left].tolist(), groups.stops[filled][left].tolist(), strict=True
+        ):
+            out[g] = math.fsum(listed[a:b])
+    return out
+
+
+def _moments(groups: _Groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(n, mean, stdev) per group as `qa.stats.mean_interval` has them: fsum(v) / n and
+    sqrt(fsum((v - mean) ** 2) / (n - 1)); mean NaN without scores, stdev NaN under 2."""
+    counts = groups.stops - groups.starts
+    n = counts.astype(float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        mean = _fsums(groups.values, groups) / n
+        squares = _fsums(_pow2(groups.values - np.repeat(mean, counts)), groups)
+        stdev = np.where(counts >= 2, np.sqrt(squares / (n - 1)), np.nan)
+    return n, mean, stdev
+
+
+def _t_quantiles(n: np.ndarray, confidence: float = 0.95) -> np.ndarray:
+    """`qa.stats.t_quantile(confidence, n - 1)` per row (one call per distinct n), NaN below 2."""
+    out = np.full(np.shape(n), np.nan)
+    several = n >= 2
+    distinct, inverse = np.unique(n[several], return_inverse=True)
+    quantiles = np.array([stats.t_quantile(confidence, int(d) - 1) for d in distinct.tolist()], dtype=float)
+    out[several] = quantiles[inverse.reshape(-1)]
+    return out
 
 
 def _t_half(stdev: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> np.ndarray:
-    """t_{n-1} * s / sqrt(n) per row (`qa.stats.t_half_width`), NaN below 2 scores."""
-    with np.errstate(invalid="ignore", divide="ignore"):
-        quantile = sps.t.ppf(0.5 + confidence / 2.0, np.where(n >= 2, n - 1, np.nan))
-        return quantile * stdev / np.sqrt(n)
+    """`qa.stats.t_half_width(stdev, n)` per row: t_{n-1} / sqrt(n) * s, NaN below 2 scores."""
+    with np.errstate(invalid="ignore"):
+        return _t_quantiles(n, confidence) / np.sqrt(n) * stdev
 
 
 def _needed(stdev: np.ndarray, target: float, confidence: float = 0.95) -> np.ndarray:
     """`qa.stats.evaluations_needed` per row (NaN where the stdev is NaN): the normal
     approximation, never above the answer, then every row still too wide walks up together
-    (a handful of rounds, each one vectorised t quantile)."""
-    z = sps.norm.ppf(0.5 + confidence / 2.0)
+    (a handful of rounds, each one lookup of cached t quantiles)."""
+    z = stats.normal_quantile(confidence)
     known = np.isfinite(stdev)
     s = np.where(known, stdev, 0.0)
-    n = np.maximum(2.0, np.ceil((z * s / target) ** 2))
+    n = np.maximum(2.0, np.ceil(_pow2(z * s / target)))
     wide = _t_half(s, n, confidence) > target
     while wide.any():
         n[wide] += 1
@@ -297,54 +397,56 @@ def _needed(stdev: np.ndarray, target: float, confidence: float = 0.95) -> np.nd
 def _verdicts(
     n: np.ndarray,
     stdev: np.ndarray,
-    no_spread: np.ndarray,
     fallback_stdev: float | None = None,
     target: float = DEFAULT_TARGET_HALF_WIDTH,
     min_n: int = DEFAULT_MIN_N,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(conclusive, needed) per row: `qa.stats.verdict(scores, target, min_n, fallback_stdev=...)`
-    vectorised, from each row's count, sample stdev and whether its scores are all equal
-    (`no_spread`). `needed` is the planner's total, NaN when there is no planning stdev."""
+    vectorised, from each row's count and sample stdev (`_moments`). `needed` is the planner's
+    total, NaN when there is no planning stdev."""
     fallback = np.nan if fallback_stdev is None else float(fallback_stdev)
-    spread = np.isfinite(stdev) & ~no_spread & (stdev > 0)
-    planning = np.where(spread, stdev, fallback)  # verdict's `interval.stdev or fallback_stdev`
+    with np.errstate(invalid="ignore"):
+        planning = np.where(stdev > 0, stdev, fallback)  # verdict's `interval.stdev or fallback_stdev`
     floor = max(2, min_n)
     needed = np.maximum(floor, _needed(planning, target))  # NaN stays NaN
-    # Equal scores give a zero-width interval that proves nothing: judged at the fallback stdev
-    # (NaN without one, never conclusive), as verdict does.
-    half = _t_half(np.where(spread, stdev, fallback), n)
-    conclusive = (n >= floor) & (half <= target)
+    # A zero stdev (equal scores) gives a zero-width interval that proves nothing: judged at the
+    # fallback stdev (NaN without one, never conclusive), as verdict does.
+    with np.errstate(invalid="ignore"):
+        conclusive = (n >= floor) & (_t_half(planning, n) <= target)
     return conclusive, needed
 
 
 def _with_intervals(grouped: pd.DataFrame, confidence: float = 0.95) -> pd.DataFrame:
     """Add low/high (t interval, clamped to 0..100), half_width and conclusive (`qa.stats.verdict`
-    without a fallback stdev) to a frame with n, mean, stdev columns."""
+    without a fallback stdev) to a frame with n, mean, stdev columns (from `_moments`)."""
     n = grouped["n"].to_numpy(dtype=float)
     stdev = grouped["stdev"].to_numpy(dtype=float)
     half = _t_half(stdev, n, confidence)
     mean = grouped["mean"].to_numpy(dtype=float)
-    grouped["low"] = np.clip(mean - half, 0.0, 100.0)
-    grouped["high"] = np.clip(mean + half, 0.0, 100.0)
+    low, high = stats.SCORE_RANGE
+    grouped["low"] = np.clip(mean - half, low, high)
+    grouped["high"] = np.clip(mean + half, low, high)
     grouped["half_width"] = half
-    grouped["conclusive"] = _verdicts(n, stdev, stdev == 0)[0]
+    grouped["conclusive"] = _verdicts(n, stdev)[0]
     return grouped
 
 
-def _summarise(frame: pd.DataFrame, by: Sequence[str], value: str) -> pd.DataFrame:
-    grouped = frame.groupby(list(by), observed=True)[value].agg(n="count", mean="mean", stdev="std").reset_index()
-    grouped = grouped[grouped["n"] > 0]
-    return _with_intervals(grouped).reset_index(drop=True)
-
-
-def _wilson(successes: np.ndarray, n: np.ndarray, confidence: float = 0.95) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score bounds (the formula behind scipy's binomtest proportion_ci, vectorised)."""
-    z = sps.norm.ppf(0.5 + confidence / 2.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = successes / n
-        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-        spread = z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return np.clip(centre - spread, 0, 1), np.clip(centre + spread, 0, 1)
+def _summarise_columns(frame: pd.DataFrame, by: str, columns: Sequence[str], name: str) -> pd.DataFrame:
+    """n, mean, stdev and interval of score columns per group of `by` (a categorical), as long
+    rows (`name` = column) in the groups' order, groups without a score left out."""
+    categories = frame[by].cat.categories
+    codes = frame[by].cat.codes.to_numpy()
+    moments = [_moments(_grouped(codes, frame[c].to_numpy(dtype=float), len(categories))) for c in columns]
+    long = pd.DataFrame(
+        {
+            by: np.repeat(np.asarray(categories.astype(str), dtype=object), len(columns)),
+            name: np.tile(np.asarray(columns, dtype=object), len(categories)),
+            "n": np.column_stack([m[0] for m in moments]).ravel().astype(np.int64),
+            "mean": np.column_stack([m[1] for m in moments]).ravel(),
+            "stdev": np.column_stack([m[2] for m in moments]).ravel(),
+        }
+    )
+    return _with_intervals(long[long["n"] > 0].reset_index(drop=True))
 
 
 # --- one function per chart ---------------------------------------------------------------------
@@ -370,24 +472,7 @@ def score_distribution(frame: pd.DataFrame, bin_width: float = 5.0) -> pd.DataFr
 
 def score_summary(frame: pd.DataFrame) -> pd.DataFrame:
     """Mean overall score with its interval, per scorecard."""
-    return _summarise(frame, ["scorecard_id"], "overall")
-
-
-def _summarise_columns(frame: pd.DataFrame, by: str, columns: Sequence[str], name: str) -> pd.DataFrame:
-    """n, mean, stdev and interval of several score columns per group, as long rows (`name` = column)."""
-    grouped = frame.groupby(by, observed=True)[list(columns)]
-    counts, means, stdevs = grouped.count(), grouped.mean(), grouped.std()
-    groups = counts.index.astype(str).to_numpy()
-    long = pd.DataFrame(
-        {
-            by: np.repeat(groups, len(columns)),
-            name: np.tile(np.asarray(columns, dtype=object), len(groups)),
-            "n": counts.to_numpy().ravel(),
-            "mean": means.to_numpy(dtype=float).ravel(),
-            "stdev": stdevs.to_numpy(dtype=float).ravel(),
-        }
-    )
-    return _with_intervals(long[long["n"] > 0].reset_index(drop=True))
+    return _summarise_columns(frame, "scorecard_id", ["overall"], "measure").drop(columns="measure")
 
 
 def behaviours_by(frame: pd.DataFrame, by: str) -> pd.DataFrame:
@@ -402,41 +487,43 @@ def trend(frame: pd.DataFrame, period: str = "month") -> pd.DataFrame:
     return out.rename(columns={period: "period"}).sort_values(["period", "measure"], ignore_index=True)
 
 
-def planning_stdev(people: pd.DataFrame) -> float | None:
-    """The coaching site's planning stdev over these employees: `qa.stats.pooled_stdev` of each
-    one's scores (from their n and stdev), rounded as the site rounds it (`qa.stats.planning_stdev`)."""
-    n = people["n"].to_numpy(dtype=float)
-    stdev = people["stdev"].to_numpy(dtype=float)
-    several = n >= 2
-    squares = float(((n[several] - 1) * stdev[several] ** 2).sum())
-    return stats.planning_stdev(stats.pooled_from_sums(squares, float((n[several] - 1).sum())))
+def planning_stdev(scores: Iterable[Sequence[float]]) -> float | None:
+    """The coaching site's planning stdev over these employees (each one's scores):
+    `qa.stats.pooled_stdev`, rounded as the site rounds it (`qa.stats.planning_stdev`)."""
+    return stats.planning_stdev(stats.pooled_stdev(scores))
 
 
 def coaching_priorities(frame: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
     """Employees to coach first: those whose overall interval sits lowest, with their weakest behaviour.
 
-    "conclusive" and "needed" are the coaching site's verdict on the same scores
-    (`qa.stats.verdict`: +/- DEFAULT_TARGET_HALF_WIDTH points, at least DEFAULT_MIN_N
-    evaluations, the pooled spread of the selected employees for those with fewer than 2
-    scores or equal ones): "needed" is how many evaluations in total the planner asks for,
-    <NA> when the person is already conclusive (or no spread is known at all). Conclusive
-    people are ranked by the interval's upper bound, so a person is listed high only when even
-    the kindest reading of their scores is low; the others ("not enough evaluations to
-    conclude") are listed after them.
+    "mean", "low", "high", "conclusive" and "needed" are the coaching site's verdict on the same
+    scores (`qa.stats.verdict`: +/- DEFAULT_TARGET_HALF_WIDTH points, at least DEFAULT_MIN_N
+    evaluations, for those with fewer than 2 scores or equal ones the planning stdev of the
+    selected employees, `qa.stats.planning_stdev(qa.stats.pooled_stdev(...))`), to the bit:
+    "needed" is how many evaluations in total the planner asks for, <NA> when the person is
+    already conclusive (or no spread is known at all). Conclusive people are ranked by the
+    interval's upper bound, so a person is listed high only when even the kindest reading of
+    their scores is low; the others ("not enough evaluations to conclude") are listed after them.
     """
-    grouped = frame.groupby("employee_id", observed=True)["overall"]
-    people = grouped.agg(n="count", mean="mean", stdev="std", lowest="min", highest="max").reset_index()
-    people = people[people["n"] > 0].reset_index(drop=True)
+    employees = frame["employee_id"].cat.categories
+    groups = _grouped(frame["employee_id"].cat.codes.to_numpy(), frame["overall"].to_numpy(dtype=float), len(employees))
+    n, mean, stdev = _moments(groups)
+    present = np.flatnonzero(n > 0)
+    people = pd.DataFrame(
+        {"employee_id": np.asarray(employees.astype(str), dtype=object)[present], "n": n[present].astype(np.int64)}
+    )
+    people["mean"], people["stdev"] = mean[present], stdev[present]
+    people = _with_intervals(people)
     if people.empty:
-        return _with_intervals(people).assign(
+        return people.assign(
             needed=pd.array([], dtype="Int64"), team="", site="", weakest_behaviour="", weakest_mean=np.nan
         )[PRIORITY_COLUMNS]
-    people = _with_intervals(people)
+    # pooled_stdev adds up each employee's squares with numpy (as the site's build does), so it
+    # is handed the scores themselves (as lists: it reads them one by one): the same number.
+    listed = groups.values.tolist()
+    scores = [listed[a:b] for a, b in zip(groups.starts[present].tolist(), groups.stops[present].tolist(), strict=True)]
     conclusive, needed = _verdicts(
-        people["n"].to_numpy(dtype=float),
-        people["stdev"].to_numpy(dtype=float),
-        (people["lowest"] == people["highest"]).to_numpy(),
-        planning_stdev(people),
+        people["n"].to_numpy(dtype=float), people["stdev"].to_numpy(dtype=float), planning_stdev(scores)
     )
     people["conclusive"] = conclusive
     people["needed"] = pd.array(np.where(conclusive, np.nan, needed), dtype="Float64").astype("Int64")
@@ -444,13 +531,10 @@ def coaching_priorities(frame: pd.DataFrame, limit: int = 50) -> pd.DataFrame:
     filled = means.fillna(np.inf)
     weakest = filled.idxmin(axis=1).where(np.isfinite(filled.min(axis=1)), "")
     people["weakest_behaviour"] = people["employee_id"].map(weakest).fillna("").astype(str)
-    people["weakest_mean"] = [
-        means.at[e, b] if b else np.nan for e, b in zip(people["employee_id"], people["weakest_behaviour"], strict=True)
-    ]
+    people["weakest_mean"] = people["employee_id"].map(filled.min(axis=1).replace(np.inf, np.nan)).astype(float)
     first = frame.groupby("employee_id", observed=True)[["team", "site"]].first()
     people["team"] = people["employee_id"].map(first["team"]).astype(str)
     people["site"] = people["employee_id"].map(first["site"]).astype(str)
-    people["employee_id"] = people["employee_id"].astype(str)
     ranked = people.sort_values(["conclusive", "high", "mean"], ascending=[False, True, True], ignore_index=True)
     return ranked[PRIORITY_COLUMNS].head(limit)
 
@@ -471,7 +555,7 @@ PRIORITY_COLUMNS = [
 
 
 def criterion_priorities(data: DashboardData, mask: np.ndarray) -> pd.DataFrame:
-    """Criteria that cost the most: failure rate (Wilson interval) times weight, per scorecard."""
+    """Criteria that cost the most: failure rate (`qa.stats.wilson_interval`) times weight, per scorecard."""
     rows = []
     for card_id, matrix in data.criteria.items():
         kept = matrix.passed[mask[matrix.rows]]
@@ -479,10 +563,10 @@ def criterion_priorities(data: DashboardData, mask: np.ndarray) -> pd.DataFrame:
             continue
         answered = (kept >= 0).sum(axis=0)
         failed = (kept == 0).sum(axis=0)
-        low, high = _wilson(failed.astype(float), answered.astype(float))
         for i, cid in enumerate(matrix.ids):
             if answered[i] == 0:
                 continue
+            rate = stats.wilson_interval(int(failed[i]), int(answered[i]))  # cached: a few dozen criteria
             rows.append(
                 {
                     "scorecard_id": card_id,
@@ -491,9 +575,9 @@ def criterion_priorities(data: DashboardData, mask: np.ndarray) -> pd.DataFrame:
                     "weight": float(matrix.weights[i]),
                     "answered": int(answered[i]),
                     "failed": int(failed[i]),
-                    "failure_rate": failed[i] / answered[i],
-                    "low": float(low[i]),
-                    "high": float(high[i]),
+                    "failure_rate": rate.proportion,
+                    "low": rate.low,
+                    "high": rate.high,
                 }
             )
     columns = ["scorecard_id", "criterion_id", "label", "weight", "answered", "failed", "failure_rate", "low", "high"]

@@ -11,9 +11,12 @@ from datetime import UTC, date, datetime
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy import stats as scipy_stats
 
 from qa import dashboard as dash
+from qa import stats
 from qa.auth import Actor
 from qa.cli import main
 from qa.demo import demo_records
@@ -71,9 +74,7 @@ def test_behaviour_means_and_intervals_are_qa_stats_ones(data):
     for row in table.itertuples():
         values = frame.loc[frame["team"].astype(str) == row.group, row.behaviour].dropna()
         expected = mean_interval(values)
-        assert row.n == expected.n
-        assert row.mean == pytest.approx(expected.mean)
-        assert row.low == pytest.approx(expected.low) and row.high == pytest.approx(expected.high)
+        assert (row.n, row.mean, row.low, row.high) == (expected.n, expected.mean, expected.low, expected.high)
 
 
 def test_trend_has_overall_and_behaviours_per_month(data):
@@ -102,7 +103,7 @@ def test_criterion_priorities_count_failures_with_wilson_intervals(demo, data):
     answered = sum(r is not None for r in results)
     assert (first.failed, first.answered) == (failed, answered)
     expected = wilson_interval(failed, answered)
-    assert first.low == pytest.approx(expected.low) and first.high == pytest.approx(expected.high)
+    assert (first.failure_rate, first.low, first.high) == (expected.proportion, expected.low, expected.high)
     assert list(table["impact"]) == sorted(table["impact"], reverse=True)
 
 
@@ -172,18 +173,122 @@ def test_equal_scores_are_judged_at_the_pooled_spread():
     assert verdict(same, fallback_stdev=pooled).needed_n == planner(pooled)
 
 
-def test_the_dashboard_judges_every_employee_as_the_coaching_site_does(data):
+def test_the_dashboard_judges_every_employee_as_the_coaching_site_does(demo, data):
+    """From the stored scores, as the site reads them: the same mean, interval and verdict (==)."""
     last = sorted(set(data.evaluations["month"].astype(str)))[-1]
     frame = data.evaluations[dash.filter_mask(data.evaluations, dash.Filters(start_month=last, end_month=last))]
-    scores = {str(e): part["overall"].dropna().tolist() for e, part in frame.groupby("employee_id", observed=True)}
-    planning = round(pooled_stdev(scores.values()) / 0.5) * 0.5  # the site's rounding, as sitegen.build applies it
+    by_employee: dict[str, list[float]] = {}
+    for ev in demo.evaluations:
+        if ev.status == "approved" and ev.month == last and ev.score.get("overall") is not None:
+            by_employee.setdefault(ev.employee_id, []).append(ev.score["overall"])
+    scores = dict(sorted(by_employee.items()))
+    planning = stats.planning_stdev(pooled_stdev(scores.values()))  # as sitegen.build plans
     table = dash.coaching_priorities(frame, limit=len(scores))
     assert len(table) == len(scores)
     assert 0 < table["conclusive"].sum() < len(table)  # both kinds are checked
     for row in table.itertuples():
         site = verdict(scores[row.employee_id], fallback_stdev=planning)
+        assert (row.n, row.mean) == (site.interval.n, site.interval.mean), row.employee_id
+        assert same(row.low, site.interval.low) and same(row.high, site.interval.high), row.employee_id
         assert row.conclusive == site.conclusive, row.employee_id
         assert (None if pd.isna(row.needed) else row.needed) == (None if site.conclusive else site.needed_n)
+
+
+# Any float score, and the everyday ones (repeated values make equal-score employees).
+SCORES = st.one_of(st.floats(0.0, 100.0), st.sampled_from([0.0, 12.5, 33.333333333333336, 62.5, 87.5, 100.0]))
+
+
+def same(shown: float, expected: float | None) -> bool:
+    """The dashboard's number is qa.stats' one to the bit (NaN where qa.stats says None)."""
+    return math.isnan(shown) if expected is None else shown == expected
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.lists(st.lists(SCORES, min_size=1, max_size=12), min_size=1, max_size=8),
+    st.data(),
+)
+def test_every_interval_and_verdict_is_qa_stats_to_the_bit(people, draw):
+    """The dashboard's means, intervals, verdicts and "needed" equal (==) what qa.stats gives for
+    the same scores: what an employee's page says of them (mean_interval, verdict with the pooled
+    planning stdev). Arbitrary floats find the last-bit differences (sums, x ** 2, t * s / sqrt(n))."""
+    rows = sum(len(scores) for scores in people)
+    teams = draw.draw(st.lists(st.sampled_from(["A", "B", "C"]), min_size=rows, max_size=rows))
+    months = draw.draw(st.lists(st.sampled_from(["2025-01", "2025-02"]), min_size=rows, max_size=rows))
+    behaviour = draw.draw(st.lists(st.one_of(st.none(), SCORES), min_size=rows, max_size=rows))
+    ids = [f"E{i:02d}" for i, scores in enumerate(people) for _ in scores]
+    frame = pd.DataFrame(
+        {
+            "employee_id": pd.Categorical(ids),
+            "team": pd.Categorical(teams),
+            "site": pd.Categorical(["Lille"] * rows),
+            "scorecard_id": pd.Categorical(["phone_call"] * rows),
+            "month": pd.Categorical(months),
+            "overall": [v for scores in people for v in scores],
+        }
+    )
+    for b in BEHAVIOURS:
+        frame[b] = np.array([np.nan if v is None else v for v in behaviour], dtype=float)
+
+    planning = stats.planning_stdev(stats.pooled_stdev(people))  # what sitegen.build plans with
+    assert dash.planning_stdev(people) == planning
+    table = dash.coaching_priorities(frame, limit=len(people))
+    assert len(table) == len(people)
+    for row in table.itertuples():
+        site = verdict(people[int(row.employee_id[1:])], fallback_stdev=planning)
+        assert (row.n, row.mean) == (site.interval.n, site.interval.mean)
+        assert same(row.low, site.interval.low) and same(row.high, site.interval.high)
+        assert row.conclusive == site.conclusive
+        assert (None if pd.isna(row.needed) else row.needed) == (None if site.conclusive else site.needed_n)
+
+    def check(table: pd.DataFrame, key: str, column: str | None) -> None:
+        for row in table.to_dict("records"):
+            values = frame.loc[frame[key].astype(str) == row[key], column or row["measure"]].dropna().tolist()
+            expected = mean_interval(values)
+            assert (row["n"], row["mean"]) == (expected.n, expected.mean)
+            assert same(row["low"], expected.low) and same(row["high"], expected.high)
+            assert same(row["half_width"], expected.half_width)
+            assert row["conclusive"] == verdict(values).conclusive
+
+    check(dash.score_summary(frame), "scorecard_id", "overall")
+    check(dash.trend(frame).rename(columns={"period": "month"}), "month", None)
+    behaviours = dash.behaviours_by(frame, "team").rename(columns={"group": "team", "behaviour": "measure"})
+    check(behaviours, "team", None)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(st.floats(-1e300, 1e300), st.floats(-1e-300, 1e-300), SCORES, st.just(2.0**-60)),
+        min_size=0,
+        max_size=300,
+    ),
+    st.integers(1, 6),
+    st.randoms(use_true_random=False),
+)
+def test_group_sums_are_fsum_to_the_bit(values, size, rng):
+    """The vectorised exact sums behind every mean and stdev: math.fsum per group, to the bit,
+    for large, tiny and everyday numbers (and the groups left to fsum outright)."""
+    codes = np.array([rng.randrange(-1, size) for _ in values], dtype=np.int64)
+    groups = dash._grouped(codes, np.array(values, dtype=float), size)
+    expected = [math.fsum(groups.values[a:b].tolist()) for a, b in zip(groups.starts, groups.stops, strict=True)]
+    assert dash._fsums(groups.values, groups).tolist() == expected
+
+
+def test_the_planner_is_qa_stats_to_the_bit():
+    """`needed` for a sweep of spreads and targets: qa.stats.evaluations_needed, with ==."""
+    spreads = np.concatenate([np.linspace(0.0, 60.0, 2401), np.random.default_rng(3).uniform(0.0, 60.0, 2000)])
+    for target in (2.5, 5.0, 10.0, 10.000000000000002, 15.0):
+        needed = dash._needed(spreads, target)
+        assert needed.tolist() == [stats.evaluations_needed(s, target) for s in spreads.tolist()], target
+
+
+def test_pass_rates_are_qa_stats_wilson_intervals(data):
+    table = dash.criterion_priorities(data, dash.filter_mask(data.evaluations, dash.Filters()))
+    assert len(table) > 10
+    for row in table.itertuples():
+        expected = wilson_interval(row.failed, row.answered)
+        assert (row.failure_rate, row.low, row.high) == (expected.proportion, expected.low, expected.high)
 
 
 def test_filters_narrow_every_chart(data):
