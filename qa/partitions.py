@@ -135,27 +135,31 @@ class ViewCodec(Protocol):
     def load(self, data: memoryview) -> tuple[Any, int]: ...  # the value and its size; ValueError if damaged
 
 
-def load_view(path: Path, codec: ViewCodec, stamp: str) -> tuple[Any, int] | None:
+def load_view(path: Path, codec: ViewCodec, stamp: str, *, mapped: bool = False) -> tuple[Any, int] | None:
     """A view kept on disk, if it was derived from the state `stamp` names and is readable.
 
-    The file is mapped, not read: the value's buffers (Arrow's columns) are the page cache's own
-    pages, so a new process does not copy a month of columns (~20 MB) and touches only the
-    columns it reads. Views are only ever replaced by a rename, never rewritten in place, so a
-    mapping is never cut short under a reader.
+    `mapped`: the file is mapped, not read, so that the value's buffers (Arrow's columns) are the
+    page cache's own pages: a new process does not copy a month of columns (~20 MB) and touches
+    only the columns it reads. Only for the few large views (one per month folder): each mapping
+    holds a file descriptor while its value lives. Views are only ever replaced by a rename,
+    never rewritten in place, so a mapping is never cut short under a reader; the codec checks
+    a value's structure before handing it out (a damaged offset would read past the mapping).
     """
     try:
         with open(path, "rb") as handle:
             line = handle.readline(_HEADER_MAX)
             if line.rstrip() != f"{VIEW_MAGIC} {codec.name} {stamp}".encode():
                 return None  # a view of an older state, or of another format
-            size = os.fstat(handle.fileno()).st_size
-            if size <= len(line):
+            if not mapped:
+                payload = memoryview(handle.read())
+            elif os.fstat(handle.fileno()).st_size > len(line):
+                payload = memoryview(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))[len(line) :]
+            else:
                 return None
-            mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError):
         return None
     try:
-        return codec.load(memoryview(mapped)[len(line) :])
+        return codec.load(payload)
     except ValueError:  # damaged: built again by the caller
         return None
 
@@ -698,7 +702,7 @@ class Partitions:
             self._folder_views.move_to_end((folder, key))
             return hit[1]
         path = self.root / folder / f".{codec.name}"
-        loaded = load_view(path, codec, stamp)
+        loaded = load_view(path, codec, stamp, mapped=True)
         if loaded is None:
             loaded = combine([v for v in (p.view(key, build, codec) for p in parts) if v is not None])
             save_view(path, codec, stamp, loaded[0])

@@ -315,16 +315,23 @@ class ArrowViews:
         return memoryview(sink.getvalue())
 
     def load(self, data: bytes | memoryview) -> tuple[pa.Table, int]:
+        """The table of a view file's payload; ValueError when it is damaged.
+
+        The full validation (every offset within its buffer: 0.04 s for 100,000 evaluations'
+        views) is what keeps a damaged file from reading past its mapping (a bus error that
+        would end the process) or past its buffer.
+        """
         try:
             table = pa.ipc.open_file(pa.py_buffer(data)).read_all()
-        except pa.ArrowException as error:
+            table.validate(full=True)
+        except (pa.ArrowException, OSError) as error:  # pyarrow reports a damaged footer as OSError
             raise ValueError(str(error)) from None
         return table, block_size(table)
 
 
 # The names of the files on disk: change the version when a block's columns change.
 EVALUATION_VIEWS = ArrowViews("evaluation-rows.v4.arrow")  # v3: month views sorted; v4: free text
-INTERACTION_VIEWS = ArrowViews("interaction-rows.v1.arrow")
+INTERACTION_VIEWS = ArrowViews("interaction-rows.v2.arrow")  # v2: header padded (aligned buffers)
 EVALUATION_SCHEMA = evaluation_block(b"{}")[0].schema
 INTERACTION_SCHEMA = interaction_block(b"{}")[0].schema
 

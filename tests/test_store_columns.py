@@ -325,7 +325,7 @@ def test_views_kept_beside_their_files_serve_a_new_process_and_follow_changes(tm
         == [
             ".e" + views[0][2:4] + ".evaluation-rows.v4.arrow",
             ".evaluation-rows.v4.arrow",  # the month's files combined, in the month's folder
-            ".i" + views[2][2:4] + ".interaction-rows.v1.arrow",
+            ".i" + views[2][2:4] + ".interaction-rows.v2.arrow",
         ]
     )
 
@@ -379,3 +379,66 @@ def test_rows_are_in_time_order_even_when_months_overlap_in_utc(store: Store) ->
     assert list(rows["month"]) == ["2025-07", "2025-06"]
     assert list(rows["id"]) == [early_july.id, late_june.id]
     assert rows["started_at"].is_monotonic_increasing
+
+
+DAMAGE = """
+import struct
+import sys
+from pathlib import Path
+from qa.store import Store
+
+data, how = Path(sys.argv[1]), sys.argv[2]
+view = next(data.rglob(".evaluation-rows.v4.arrow"))
+line, _, payload = view.read_bytes().partition(b"\\n")
+if how == "offsets":  # the ids' offsets (ids of 9 characters) made to point far past the file
+    offsets = struct.pack("<4q", 0, 9, 18, 27)
+    assert offsets in payload  # the first such buffer is the ids' (the first column)
+    payload = payload.replace(offsets, struct.pack("<4q", 0, 9, 18, 1 << 40), 1)
+else:  # a damaged footer (pyarrow says OSError)
+    payload = payload[:-12] + bytes(b ^ 0xFF for b in payload[-12:-10]) + payload[-10:]
+view.write_bytes(line + b"\\n" + payload)
+with Store.open(data, backup_every=None) as store:
+    print(",".join(store.evaluation_rows()["id"]))
+"""
+
+
+@pytest.mark.parametrize("how", ["offsets", "footer"])
+def test_a_damaged_view_is_built_again_not_trusted(tmp_path: Path, how: str) -> None:
+    """Views are caches: a damaged one is rebuilt from the files, never read past its end (a
+    mapped file read past its end ends the process with a bus error)."""
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    store = open_store(data)
+    ids = [store.submit_evaluation(evaluation(f"emp-00{n + 1}")).id for n in range(3)]
+    assert list(store.evaluation_rows()["id"]) == ids  # writes the views
+    store.close()
+    done = subprocess.run([sys.executable, "-c", DAMAGE, str(data), how], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip() == ",".join(ids)
+
+
+def test_only_the_month_views_stay_mapped(tmp_path: Path) -> None:
+    """A mapping holds a file descriptor while its table lives: the per-file views, read when a
+    month's combined view is rebuilt, are read into memory (64 a month would exhaust the limit)."""
+    import os
+
+    from tests.store_support import employee
+
+    data = tmp_path / "data"
+    store = open_store(data)
+    store.upsert_employees([employee(n) for n in range(4, 40)])
+    for n in range(1, 40):
+        store.submit_evaluation(evaluation(f"emp-{n:03d}"))
+    assert len(store.evaluation_rows()) == 39
+    store.close()
+    files = [p for p in data.rglob("e*.json") if p.parent.name[:2] == "20"]
+    assert len(files) >= 10, "the evaluations spread over many files of the month"
+    for view in data.rglob(".evaluation-rows.v4.arrow"):
+        view.unlink()  # the month's view is stale: rebuilt from the per-file views
+    again = Store.open(data, backup_every=None)
+    before = len(os.listdir("/proc/self/fd"))
+    rows = again.evaluation_rows()
+    assert len(rows) == 39 and len(os.listdir("/proc/self/fd")) - before <= 2
+    again.close()
