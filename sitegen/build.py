@@ -21,6 +21,8 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -216,7 +218,10 @@ _NEXT: Any = None  # a shared [front, back] pair of slice numbers (multiprocessi
 
 def _take(front: bool) -> int | None:
     """The next slice to render (from the front or the back), None when all are taken."""
-    with _NEXT.get_lock():
+    lock = _NEXT.get_lock()
+    if not lock.acquire(timeout=60):  # held by a process that was killed in these few lines
+        raise QAError("a process building pages stopped before the end; build again")
+    try:
         start, stop = _NEXT[0], _NEXT[1]
         if start >= stop:
             return None
@@ -225,6 +230,8 @@ def _take(front: bool) -> int | None:
             return start
         _NEXT[1] = stop - 1
         return stop - 1
+    finally:
+        lock.release()
 
 
 def _worker_slice(_: int) -> JobResult | None:
@@ -254,16 +261,21 @@ def _run_jobs(state: _State, ids: list[str], workers: int, progress: Callable[[s
         environment(lang).get_template("employee.html")
     gc.freeze()
     try:
-        with fork.Pool(workers - 1, initializer=gc.disable) as pool:
-            pending = pool.imap_unordered(_worker_slice, range(len(slices)))
+        # An executor, not a Pool: a worker that dies (killed for memory, say) breaks its
+        # futures, where a Pool would wait for its results forever.
+        with ProcessPoolExecutor(workers - 1, mp_context=fork, initializer=gc.disable) as pool:
+            pending = [pool.submit(_worker_slice, k) for k in range(len(slices))]
             results = []
             while (taken := _take(front=True)) is not None:
                 results.append(_employees_job(slices[taken], state, progress))
-            for result in pending:
+            for future in pending:
+                result = future.result()
                 if result is not None:
                     results.append(result)
                     for employee_id in result[0]:
                         progress(employee_id)
+    except BrokenProcessPool:
+        raise QAError("a process building pages stopped before the end (out of memory?); build again") from None
     finally:
         gc.unfreeze()
         _STATE, _SLICES, _NEXT = None, [], None
@@ -327,8 +339,13 @@ def _build(
     remove_temp_files(out, OWNED_FOLDERS)
     old = {} if full else manifest.load(out)
     writer = Writer(out, old)
-    code = fingerprint(code_fingerprint(), sorted(data.all_names), sorted(data.cards.versions))
+    layouts = sorted((key, layout.source) for key, layout in data.evaluations.layouts.items())
+    code = fingerprint(code_fingerprint(), sorted(data.all_names), sorted(data.cards.versions), layouts)
     inputs = _inputs(data.evaluations)
+    # The customers named in the shown evaluations' calls are redacted from their comments: a
+    # call log imported after the evaluation changes the page (0.02 s once the calls are cached).
+    calls = data.evaluations.interactions(sorted(data.employees), context.COMMENTS_SHOWN)
+    customers = references(sorted({c for found in calls.values() for c in found}))
     planning = _pooled_planning(inputs.values())
     employees = sorted(data.employees.values(), key=lambda e: e.id)
     teams: dict[str, list[Employee]] = defaultdict(list)
@@ -346,6 +363,7 @@ def _build(
             token,
             planning if employee.id not in inputs or inputs[employee.id].uses_planning else None,
             inputs[employee.id].stamp if employee.id in inputs else None,
+            [customers.get(call) for call in calls.get(employee.id, ())],
         )
         if not all(writer.fresh(paths.employee_page(token, lang), stamps[employee.id]) for lang in paths.LANGS):
             dirty.append(employee.id)
@@ -359,8 +377,7 @@ def _build(
         if progress:
             progress(done, total, what)
 
-    shown = data.evaluations.interactions(dirty, context.COMMENTS_SHOWN)
-    state = _State(data, out, old, planning, Redactor(data.all_names), references(shown), stamps)
+    state = _State(data, out, old, planning, Redactor(data.all_names), customers, stamps)
     results = _run_jobs(state, dirty, workers if workers is not None else default_workers(), step)
     for ids, members, entries, written, unchanged in results:
         for employee_id, member in zip(ids, members, strict=True):

@@ -57,6 +57,7 @@ class Layout:
     weights: np.ndarray
     critical: np.ndarray
     behaviours: tuple[tuple[str, tuple[str, ...]], ...]  # behaviour -> its sections, in order
+    source: str = ""  # the evaluation it was read from (part of every page's fingerprint)
 
 
 @dataclass
@@ -91,6 +92,7 @@ def layout_of(evaluation: Evaluation) -> Layout:
         np.array([criteria[c]["weight"] for c in criteria], dtype=float),
         np.array([bool(criteria[c]["critical"]) for c in criteria]),
         tuple((b, tuple(keys)) for b, keys in sections.items()),
+        evaluation.id,
     )
 
 

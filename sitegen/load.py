@@ -13,6 +13,7 @@ own wording.
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -93,10 +94,15 @@ class Approved:
         """A column's values at these rows (None when missing), read from Arrow in one call."""
         return self.frame[name].take(positions).to_numpy(dtype=object, na_value=None).tolist()
 
-    def interactions(self, ids: Sequence[str], count: int) -> list[str]:
-        """The calls of these employees' `count` latest evaluations (whose customers a page redacts)."""
+    def interactions(self, ids: Sequence[str], count: int) -> dict[str, list[str]]:
+        """The calls of each employee's `count` latest evaluations (whose customers a page redacts)."""
         found = self.latest(ids, count)
-        return [i for i in self._at("interaction_id", np.concatenate(found)) if i is not None] if found else []
+        calls = self._at("interaction_id", np.concatenate(found)) if found else []
+        out, start = {}, 0
+        for employee_id, positions in zip(ids, found, strict=True):
+            out[employee_id] = [c for c in calls[start : start + len(positions)] if c is not None]
+            start += len(positions)
+        return out
 
     def shown(self, ids: Sequence[str], count: int) -> dict[str, list[Shown]]:
         """These employees' `count` latest evaluations each, newest first, with their free text decoded."""
@@ -157,6 +163,7 @@ def _card_versions(store: Any, wanted: Iterable[VersionKey]) -> dict[VersionKey,
 
 
 _CURRENT: dict[tuple[Any, ...], dict[str, tuple[Scorecard, str]]] = {}
+_READING = threading.Lock()
 
 
 def current_scorecards(directory: str | Path = DEFAULT_DIR) -> dict[str, tuple[Scorecard, str]]:
@@ -164,14 +171,15 @@ def current_scorecards(directory: str | Path = DEFAULT_DIR) -> dict[str, tuple[S
     when a file changes (the app rebuilds the site in the same process)."""
     files = scorecard_files([directory])
     stamp = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
-    if stamp not in _CURRENT:
-        try:
-            loaded = {card_id: (sc.card, sc.version) for card_id, sc in load_all(directory).items()}
-        except ScorecardError as error:  # every problem, as file:line:column
-            raise QAError(f"cannot build the site: a scorecard is invalid:\n{error}") from None
-        _CURRENT.clear()
-        _CURRENT[stamp] = loaded
-    return _CURRENT[stamp]
+    with _READING:  # the app's sessions share the cache
+        if stamp not in _CURRENT:
+            try:
+                loaded = {card_id: (sc.card, sc.version) for card_id, sc in load_all(directory).items()}
+            except ScorecardError as error:  # every problem, as file:line:column
+                raise QAError(f"cannot build the site: a scorecard is invalid:\n{error}") from None
+            _CURRENT.clear()
+            _CURRENT[stamp] = loaded
+        return _CURRENT[stamp]
 
 
 # The layout of each scorecard version, by the evaluation it was read from: a rebuild in the same
@@ -182,14 +190,21 @@ _LAYOUTS: dict[tuple[str, str, str, Any], Layout] = {}
 def _layouts(
     store: Any, frame: pd.DataFrame, kept: np.ndarray, codes: np.ndarray, keys: Sequence[VersionKey]
 ) -> dict[VersionKey, Layout]:
-    """One record per scorecard version (its first kept row) tells the criteria's weights and order."""
-    firsts = np.unique(codes, return_index=True)
+    """One record per scorecard version tells the criteria's weights and order: the first shown
+    one with an overall score (a record imported without its score snapshot lists nothing, and
+    would take every other evaluation of that version's criteria off the pages)."""
+    scored = ~np.isnan(frame["overall"].to_numpy(dtype=np.float64, na_value=np.nan)[kept])
     out: dict[VersionKey, Layout] = {}
-    for code, at in zip(firsts[0].tolist(), firsts[1].tolist(), strict=True):
+    for code in np.unique(codes).tolist():
+        mine = codes == code
+        candidates = np.flatnonzero(mine & scored)
+        at = int(candidates[0]) if len(candidates) else int(np.flatnonzero(mine)[0])
         key, row = keys[code], int(kept[at])
         evaluation_id = str(frame["id"].iat[row])
         memo = (*key, evaluation_id, frame["updated_at"].iat[row])
         if memo not in _LAYOUTS:
+            if len(_LAYOUTS) >= 1000:  # the app lives long; a handful of versions is the norm
+                _LAYOUTS.clear()
             _LAYOUTS[memo] = layout_of(store.get_evaluation(evaluation_id))
         out[key] = _LAYOUTS[memo]
     return out

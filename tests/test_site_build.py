@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 
@@ -106,6 +107,27 @@ def test_parallel_and_serial_builds_agree(world, tmp_path: Path, monkeypatch) ->
     employees = sorted(e.id for e in world.store.list_employees() if e.active)
     assert sorted(what for _, _, what in steps if what in employees) == employees  # each rendered once
     assert [done for done, _, _ in steps] == list(range(1, len(steps) + 1)) and steps[-1][1] == len(steps)
+
+
+def _killed(_: int) -> None:
+    os._exit(9)  # as the kernel's out-of-memory killer would end the worker: no exception, no result
+
+
+def test_a_worker_that_dies_fails_the_build_instead_of_hanging_it(world, tmp_path: Path, monkeypatch) -> None:
+    import signal
+
+    from qa.errors import QAError
+    from sitegen import build
+
+    monkeypatch.setattr(build, "PARALLEL_FROM", 1)
+    monkeypatch.setattr(build, "_worker_slice", _killed)
+    signal.alarm(60)  # a hang fails the test (SIGALRM) instead of the whole run
+    try:
+        with pytest.raises(QAError, match="stopped before the end"):
+            build_site(world.store, tmp_path / "site", workers=2)
+    finally:
+        signal.alarm(0)
+    assert not (tmp_path / "site" / manifest.MANIFEST).exists()  # not recorded as built
 
 
 def test_tokens_are_stable_secret_and_rotatable(world, tmp_path: Path) -> None:
@@ -301,3 +323,51 @@ def test_the_domain_code_a_page_depends_on_is_fingerprinted() -> None:
     names = {path.name for path in fingerprinted_files() if path.parent.name == "qa"}
     assert {"stats", "i18n", "scorecard_model"} <= imported
     assert {f"{module}.py" for module in imported - data_only} <= names
+
+
+def test_a_call_log_imported_after_its_evaluation_rebuilds_the_page_without_the_customer(world, tmp_path: Path) -> None:
+    """Comments are redacted with the customer reference of the evaluation's call: an evaluation
+    can arrive before its call log, and the page must follow when the log (the reference) does."""
+    import copy
+    from datetime import timedelta
+
+    from .site_world import START
+
+    out = tmp_path / "site"
+    said = world.add("E2", "phone_call", days=200)
+    doc = copy.deepcopy(said) | {
+        "id": "ev-late",
+        "interaction_id": "call-late",
+        "started_at": START + timedelta(days=201),
+        "comments": {"general": "Client CLI-8888888 rappelé."},
+    }
+    world.store.import_evaluations([doc], by="test")
+    build_site(world.store, out, workers=1)
+    page = out / paths.employee_page(world.store.site_token("E2"), "fr")
+    assert "CLI-8888888" in page.read_text()  # nothing says yet that this is a customer's reference
+    world.store.add_interactions([{"id": "call-late", "employee_id": "E2", "channel": "phone", "duration_seconds": 60,
+                                   "started_at": START + timedelta(days=201), "customer_ref": "CLI-8888888"}])  # fmt: skip
+    report = build_site(world.store, out, workers=1)
+    assert "CLI-8888888" not in page.read_text() and report.written >= 2
+
+
+def test_an_evaluation_without_a_score_snapshot_does_not_blank_other_pages(world, tmp_path: Path) -> None:
+    """Each scorecard version's criteria come from one of its records: never from one imported
+    without its snapshot (which lists none), even when it is the oldest."""
+    import copy
+    from datetime import timedelta
+
+    from .site_world import START
+
+    out = tmp_path / "site"
+    build_site(world.store, out, workers=1)
+    page = out / paths.employee_page(world.store.site_token("E1"), "en")
+    before = page.read_text()
+    first = next(e for e in world.evaluations if e["employee_id"] == "E1" and e["status"] == "approved")
+    blank = copy.deepcopy(first) | {"id": "aaa-early", "employee_id": "E2", "score": {}, "comments": {},
+                                    "started_at": START - timedelta(days=1)}  # fmt: skip
+    world.store.import_evaluations([blank], by="test")
+    build_site(world.store, out, workers=1)
+    assert page.read_text() == before
+    build_site(world.store, tmp_path / "full", workers=1, full=True)
+    assert (tmp_path / "full" / paths.employee_page(world.store.site_token("E1"), "en")).read_text() == before
