@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import asdict, dataclass
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -181,11 +182,12 @@ def _employees_job(
     table = context.table_rows(columns, state.data.cards, paths.LANGS)
     for employee_id, (member, analysed) in zip(ids, found, strict=True):
         employee = member.employee
-        approved = state.data.evaluations
         token = state.data.tokens[employee_id]
         page = {lang: paths.employee_page(token, lang) for lang in paths.LANGS}
         redacted = context.redacted_texts(employee, shown_of[employee_id], state.redactor, state.references)
-        count, last_day = approved.count(employee_id), approved.last_day(employee_id)
+        start, stop = columns.spans[employee_id]
+        count = stop - start
+        last_day = date.fromisoformat(columns.texts["day"][stop - 1]) if count else None
         rows = context.employee_rows(table, columns, employee_id)
         for lang in paths.LANGS:
             twin = page["en" if lang == "fr" else "fr"]

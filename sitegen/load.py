@@ -71,17 +71,9 @@ class Approved:
     def positions(self, employee_id: str) -> np.ndarray:
         return self.rows.get(employee_id, _NO_ROWS)
 
-    def count(self, employee_id: str) -> int:
-        return len(self.positions(employee_id))
-
     def ids(self, employee_id: str) -> list[str]:
         """The employee's evaluation ids, oldest first."""
         return self._at("id", self.positions(employee_id))
-
-    def last_day(self, employee_id: str) -> date | None:
-        """The day of the employee's latest evaluation, in its own offset (None: none)."""
-        rows = self.positions(employee_id)
-        return self.day_at(int(rows[-1])) if len(rows) else None
 
     def day_at(self, position: int) -> date:
         return date.fromisoformat(str(self.frame["day"].iat[position]))

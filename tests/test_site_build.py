@@ -292,7 +292,6 @@ def test_the_store_columns_give_the_analysis_of_the_records(world, tmp_path: Pat
             assert got.analysis.n == len(records)
         start, stop = columns.spans[employee_id]
         assert columns.texts["day"][start:stop].tolist() == [e.started_at.date().isoformat() for e in records]
-        assert approved.last_day(employee_id) == records[-1].started_at.date()
         shown = approved.shown([employee_id], 3)[employee_id]
         assert [(s.comments, s.debrief, s.interaction_id, s.day) for s in shown] == [
             (e.comments, e.debrief, e.interaction_id, e.started_at.date()) for e in records[::-1][:3]
