@@ -20,6 +20,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import date, timedelta
 from pathlib import Path
@@ -115,6 +116,9 @@ def main() -> None:
         print(f"full build in this process (load + build): {seconds:6.2f} s, cpu {cpu:6.2f} s")
         identical = (out / MANIFEST).read_bytes() == (again / MANIFEST).read_bytes()
         print(f"two full builds byte-identical: {'yes' if identical else 'NO'}")
+        # From here on, as in the app: a server's threads are running (the Publication page builds
+        # in one process, and a month's view on disk is rewritten in the background).
+        threading.Thread(target=time.sleep, args=(3600,), daemon=True).start()
         employee = add_one_approved(store)
         report, seconds, cpu = timed(build_site, store, out)
         print(f"rebuild after one new approved evaluation (same process, warm store): {seconds:6.2f} s, "

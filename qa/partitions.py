@@ -21,6 +21,7 @@ import hashlib
 import mmap
 import os
 import re
+import threading
 import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Container, Iterator, Mapping
@@ -175,8 +176,18 @@ def save_view(path: Path, codec: ViewCodec, stamp: str, value: Any) -> None:
     header = f"{VIEW_MAGIC} {codec.name} {stamp}"
     header += " " * (-(len(header) + 1) % _HEADER_ALIGN) + "\n"
     with contextlib.suppress(OSError):  # a read-only or full disk: the view stays in memory only
-        atomic_write(path, b"".join([header.encode(), codec.dump(value)]), durable=False)
+        atomic_write(path, [header.encode(), codec.dump(value)], durable=False)
         _remove_older_versions(path)
+
+
+def save_view_soon(path: Path, codec: ViewCodec, stamp: str, value: Any) -> None:
+    """`save_view`, in the background when other threads run (a server: the request that
+    changed a month does not wait for its 20 MB view to be written), else now (a command, which
+    may fork next: a thread running then could leave a lock held in the child)."""
+    if threading.active_count() == 1:
+        save_view(path, codec, stamp, value)
+    else:
+        threading.Thread(target=save_view, args=(path, codec, stamp, value), daemon=True).start()
 
 
 _VERSION = re.compile(r"\.v(\d+)\.")
@@ -705,7 +716,7 @@ class Partitions:
         loaded = load_view(path, codec, stamp, mapped=True)
         if loaded is None:
             loaded = combine([v for v in (p.view(key, build, codec) for p in parts) if v is not None])
-            save_view(path, codec, stamp, loaded[0])
+            save_view_soon(path, codec, stamp, loaded[0])
         self._folder_views[(folder, key)] = (stamp, *loaded)
         return loaded[0]
 

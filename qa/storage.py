@@ -29,7 +29,7 @@ import contextlib
 import os
 import secrets
 import zlib
-from collections.abc import Callable, Container
+from collections.abc import Callable, Container, Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -93,16 +93,18 @@ def ensure_dir(path: Path) -> None:
     fsync_dir(path.parent)
 
 
-def stage_file(path: Path, payload: bytes, *, durable: bool = True) -> Path:
-    """Write `payload` to a new temporary file beside `path` (fsynced if `durable`)."""
+def stage_file(path: Path, payload: bytes | Sequence[bytes | memoryview], *, durable: bool = True) -> Path:
+    """Write `payload` (or its parts, one after the other) to a new temporary file beside `path`
+    (fsynced if `durable`)."""
     ensure_dir(path.parent)
     tmp = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            view = memoryview(payload)
-            while view:
-                view = view[os.write(fd, view) :]
+            for part in [payload] if isinstance(payload, bytes | memoryview) else payload:
+                view = memoryview(part)
+                while view:
+                    view = view[os.write(fd, view) :]
             if durable:
                 os.fsync(fd)
         finally:
@@ -113,7 +115,7 @@ def stage_file(path: Path, payload: bytes, *, durable: bool = True) -> Path:
     return tmp
 
 
-def atomic_write(path: Path, payload: bytes, *, durable: bool = True) -> None:
+def atomic_write(path: Path, payload: bytes | Sequence[bytes | memoryview], *, durable: bool = True) -> None:
     """Replace `path` by `payload` so that no reader or crash ever sees a partial file."""
     tmp = stage_file(path, payload, durable=durable)
     try:
