@@ -180,14 +180,17 @@ def save_view(path: Path, codec: ViewCodec, stamp: str, value: Any) -> None:
         _remove_older_versions(path)
 
 
-def save_view_soon(path: Path, codec: ViewCodec, stamp: str, value: Any) -> None:
+def save_view_soon(path: Path, codec: ViewCodec, stamp: str, value: Any) -> threading.Thread | None:
     """`save_view`, in the background when other threads run (a server: the request that
     changed a month does not wait for its 20 MB view to be written), else now (a command, which
-    may fork next: a thread running then could leave a lock held in the child)."""
+    may fork next: a thread running then could leave a lock held in the child). Returns the
+    thread writing it, if any (`Partitions.close_all` waits for it)."""
     if threading.active_count() == 1:
         save_view(path, codec, stamp, value)
-    else:
-        threading.Thread(target=save_view, args=(path, codec, stamp, value), daemon=True).start()
+        return None
+    writer = threading.Thread(target=save_view, args=(path, codec, stamp, value), daemon=True)
+    writer.start()
+    return writer
 
 
 _VERSION = re.compile(r"\.v(\d+)\.")
@@ -601,6 +604,7 @@ class Partitions:
         self._open: OrderedDict[str, Partition] = OrderedDict()
         # (folder, key) -> (stamp of the files' tokens, value, bytes); see folder_view
         self._folder_views: OrderedDict[tuple[str, str], tuple[str, Any, int]] = OrderedDict()
+        self._saving: list[threading.Thread] = []  # views being written in the background
         self._calls = 0
         self.batch: WriteBatch | None = None
 
@@ -716,11 +720,16 @@ class Partitions:
         loaded = load_view(path, codec, stamp, mapped=True)
         if loaded is None:
             loaded = combine([v for v in (p.view(key, build, codec) for p in parts) if v is not None])
-            save_view_soon(path, codec, stamp, loaded[0])
+            writer = save_view_soon(path, codec, stamp, loaded[0])
+            if writer is not None:
+                self._saving = [t for t in self._saving if t.is_alive()] + [writer]
         self._folder_views[(folder, key)] = (stamp, *loaded)
         return loaded[0]
 
     def close_all(self) -> None:
+        for writer in self._saving:  # a closed store has its views on disk
+            writer.join(timeout=30)
+        self._saving = []
         self._folder_views.clear()
         while self._open:
             self._open.popitem()[1].close()
