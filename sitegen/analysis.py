@@ -15,9 +15,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qa.stats import Interval, ProportionInterval, Verdict
+from qa.stats import Interval, ProportionInterval, Verdict, wilson_interval
 from sitegen.cards import CardBook
-from sitegen.fast_stats import wilson_interval
 
 # A strength is a criterion passed at least this often, seen at least MIN_SEEN times.
 STRENGTH_RATE = 0.8

@@ -17,12 +17,11 @@ import numpy as np
 from qa.i18n import t
 from qa.models import Assignment, Employee
 from qa.scorecard_model import BEHAVIOURS
-from qa.stats import Interval
+from qa.stats import Interval, mean_interval
 from sitegen import charts, wording
 from sitegen.analysis import EmployeeAnalysis
 from sitegen.cards import CardBook
 from sitegen.context import PageInfo, criterion_texts, page_frame
-from sitegen.fast_stats import mean_interval
 from sitegen.frame import Analysed
 
 BIN_WIDTH = 10

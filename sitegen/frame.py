@@ -21,6 +21,7 @@ import pandas as pd
 from qa.errors import QAError
 from qa.models import Evaluation
 from qa.scorecard_model import BEHAVIOURS
+from qa.stats import mean_interval, verdict
 from sitegen.analysis import (
     TREND_PERIODS,
     EmployeeAnalysis,
@@ -31,7 +32,6 @@ from sitegen.analysis import (
     strengths_and_focus,
 )
 from sitegen.cards import CardBook
-from sitegen.fast_stats import mean_interval, verdict
 
 FRACTION, PASSED, SECTION = "fraction.", "passed.", "section."
 TEXTS = ("scorecard_id", "scorecard_version", "channel", "month", "day", "band", "scenario", "critical_failures")

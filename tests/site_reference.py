@@ -16,6 +16,7 @@ import numpy as np
 
 from qa.models import Evaluation
 from qa.scorecard_model import BEHAVIOURS
+from qa.stats import mean_interval, verdict
 from sitegen.analysis import (
     TREND_PERIODS,
     CriterionStat,
@@ -27,7 +28,6 @@ from sitegen.analysis import (
     strengths_and_focus,
 )
 from sitegen.cards import CardBook
-from sitegen.fast_stats import mean_interval, verdict
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,16 +1,13 @@
-"""The site's cached statistics give `qa.stats`' numbers, and the analysis picks the right criteria."""
+"""The analysis picks the right strengths, focus areas and lagging behaviour (its intervals are
+`qa.stats`' own: tests/test_stats_quantiles.py)."""
 
 from __future__ import annotations
 
 import math
 
-import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from qa import stats
 from qa.stats import Interval
-from sitegen import fast_stats
 from sitegen.analysis import CriterionStat, lagging_behaviour, strengths_and_focus
 
 scores = st.lists(
@@ -28,29 +25,6 @@ def same(a: dict, b: dict) -> None:
             assert math.isclose(a[key], b[key], rel_tol=1e-9, abs_tol=1e-9), key
         else:
             assert a[key] == b[key], key
-
-
-@settings(max_examples=300, deadline=None)
-@given(scores)
-def test_mean_interval_is_qa_stats(values: list[float]) -> None:
-    same(fast_stats.mean_interval(values).to_dict(), stats.mean_interval(values).to_dict())
-
-
-@settings(max_examples=300, deadline=None)
-@given(scores, st.one_of(st.none(), st.floats(min_value=0.5, max_value=40)))
-def test_verdict_is_qa_stats(values: list[float], fallback: float | None) -> None:
-    mine = fast_stats.verdict(values, fallback_stdev=fallback).to_dict()
-    theirs = stats.verdict(values, fallback_stdev=fallback).to_dict()
-    if mine["reason"] != theirs["reason"]:  # "+/-10.0" may round differently on the last bit only
-        assert mine["reason"].split("+/-")[0] == theirs["reason"].split("+/-")[0]
-        mine["reason"] = theirs["reason"]
-    same(mine, theirs)
-
-
-@pytest.mark.parametrize("n", [0, 1, 2, 3, 7, 20, 99, 250])
-def test_wilson_interval_is_qa_stats(n: int) -> None:
-    for k in range(n + 1):
-        same(fast_stats.wilson_interval(k, n).to_dict(), stats.wilson_interval(k, n).to_dict())
 
 
 def stat(cid: str, passes: int, seen: int, impact: float, critical: int = 0) -> CriterionStat:

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from scipy import stats as sps
 
 from qa import stats
-from sitegen import fast_stats
+from sitegen import analysis, context_leads, frame
 
 from .conftest import ROOT
 
@@ -49,8 +49,8 @@ def test_wilson_is_scipy_binomtest_to_the_bit(confidence: float) -> None:
 
 
 def site_interval(values: list[float], score_range: tuple[float, float] | None = stats.SCORE_RANGE) -> dict:
-    """The arithmetic the golden pages were made with (sitegen/fast_stats.py before it became a
-    re-export): fsum mean and stdev, half-width (t / sqrt(n)) * s with scipy.stats' t."""
+    """The arithmetic the golden pages were made with (the former sitegen/fast_stats.py, now
+    removed): fsum mean and stdev, half-width (t / sqrt(n)) * s with scipy.stats' t."""
     n = len(values)
     mean = math.fsum(values) / n if n else None
     if n < 2:
@@ -126,7 +126,7 @@ def test_the_t_quantile_is_computed_once_per_sample_size() -> None:
 
 def test_importing_qa_stats_does_not_import_scipy_stats() -> None:
     code = (
-        "import sys, qa.stats, sitegen.fast_stats\n"
+        "import sys, qa.stats, sitegen.build, sitegen.frame\n"
         "loaded = sorted(m for m in sys.modules if m == 'scipy.stats' or m.startswith('scipy.stats.'))\n"
         "assert not loaded, loaded\n"
         "qa.stats.bootstrap_interval([1.0, 2.0, 4.0], n_resamples=99)\n"  # imports it when needed
@@ -137,7 +137,6 @@ def test_importing_qa_stats_does_not_import_scipy_stats() -> None:
 
 
 def test_the_site_uses_qa_stats_functions_themselves() -> None:
-    """sitegen.fast_stats only re-exports: no second copy of the arithmetic to drift apart."""
-    assert fast_stats.mean_interval is stats.mean_interval
-    assert fast_stats.verdict is stats.verdict
-    assert fast_stats.wilson_interval is stats.wilson_interval
+    """No second copy of the arithmetic in sitegen to drift apart."""
+    assert frame.mean_interval is stats.mean_interval and frame.verdict is stats.verdict
+    assert analysis.wilson_interval is stats.wilson_interval and context_leads.mean_interval is stats.mean_interval
