@@ -13,7 +13,7 @@ import subprocess
 import sys
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import stats as sps
 
@@ -50,12 +50,17 @@ def test_wilson_is_scipy_binomtest_to_the_bit(confidence: float) -> None:
 
 def site_interval(values: list[float], score_range: tuple[float, float] | None = stats.SCORE_RANGE) -> dict:
     """The arithmetic the golden pages were made with (the former sitegen/fast_stats.py, now
-    removed): fsum mean and stdev, half-width (t / sqrt(n)) * s with scipy.stats' t."""
+    removed): fsum mean and stdev, half-width (t / sqrt(n)) * s with scipy.stats' t; but equal
+    scores have no spread and their own value as mean (the former arithmetic left a stdev of
+    ~1e-16 when their mean was not exactly representable: a "conclusive" verdict on 3 visits)."""
     n = len(values)
     mean = math.fsum(values) / n if n else None
     if n < 2:
         return stats.Interval(n, mean, None, None, None, "t", 0.95).to_dict()
-    stdev = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
+    if min(values) == max(values):
+        mean, stdev = values[0], 0.0
+    else:
+        stdev = math.sqrt(math.fsum((v - mean) ** 2 for v in values) / (n - 1))
     half = float(sps.t.ppf(0.975, n - 1)) * 1.0 / math.sqrt(n) * stdev
     low, high = mean - half, mean + half
     if score_range is not None:
@@ -110,6 +115,8 @@ def site_verdict(values: list[float], target: float, fallback: float | None) -> 
 
 @settings(max_examples=300, deadline=None)
 @given(scores, st.one_of(st.none(), st.floats(min_value=0.5, max_value=40)), st.sampled_from([5.0, 10.0]))
+@example([0.95, 0.95, 0.95], None, 5.0)  # equal scores whose mean is not exactly representable
+@example([11.11111111111111] * 3, 15.0, 5.0)
 def test_verdict_is_the_sites_arithmetic_to_the_bit(values: list[float], fallback: float | None, target) -> None:
     assert stats.verdict(values, target, fallback_stdev=fallback).to_dict() == site_verdict(values, target, fallback)
 
