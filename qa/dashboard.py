@@ -353,13 +353,20 @@ def _fsums(values: np.ndarray, groups: _Groups) -> np.ndarray:
 
 def _moments(groups: _Groups) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(n, mean, stdev) per group as `qa.stats.mean_interval` has them: fsum(v) / n and
-    sqrt(fsum((v - mean) ** 2) / (n - 1)); mean NaN without scores, stdev NaN under 2."""
+    sqrt(fsum((v - mean) ** 2) / (n - 1)), but equal scores have their own value as mean and a
+    stdev of 0; mean NaN without scores, stdev NaN under 2."""
     counts = groups.stops - groups.starts
     n = counts.astype(float)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = _fsums(groups.values, groups) / n
         squares = _fsums(_pow2(groups.values - np.repeat(mean, counts)), groups)
         stdev = np.where(counts >= 2, np.sqrt(squares / (n - 1)), np.nan)
+    filled = np.flatnonzero(counts > 0)  # reduceat needs each segment's start, empty ones left out
+    if len(filled):
+        starts = groups.starts[filled]
+        low = np.minimum.reduceat(groups.values, starts)
+        equal = (low == np.maximum.reduceat(groups.values, starts)) & (counts[filled] >= 2)
+        mean[filled[equal]], stdev[filled[equal]] = low[equal], 0.0
     return n, mean, stdev
 
 

@@ -256,6 +256,26 @@ def test_every_interval_and_verdict_is_qa_stats_to_the_bit(people, draw):
     check(behaviours, "team", None)
 
 
+def test_equal_scores_have_no_spread_on_the_dashboard_as_on_the_site():
+    """Three equal scores whose mean is not exactly representable: qa.stats gives them their own
+    value and a stdev of 0 (judged at the pooled spread), not a stdev of 1e-16."""
+    people = [[0.95, 0.95, 0.95], [11.11111111111111] * 3, [70.0], [50.0, 60.0, 65.0]]
+    ids = [f"E{i:02d}" for i, scores in enumerate(people) for _ in scores]
+    rows = len(ids)
+    frame = pd.DataFrame({"employee_id": pd.Categorical(ids), "team": pd.Categorical(["A"] * rows),
+                          "site": pd.Categorical(["Lille"] * rows), "scorecard_id": pd.Categorical(["phone_call"] * rows),
+                          "month": pd.Categorical(["2025-01"] * rows), "overall": [v for s in people for v in s]})  # fmt: skip
+    for b in BEHAVIOURS:
+        frame[b] = frame["overall"]
+    planning = stats.planning_stdev(stats.pooled_stdev(people))
+    for row in dash.coaching_priorities(frame, limit=len(people)).itertuples():
+        site = verdict(people[int(row.employee_id[1:])], fallback_stdev=planning)
+        assert (row.mean, row.conclusive) == (site.interval.mean, site.conclusive), row.employee_id
+        assert same(row.low, site.interval.low) and same(row.high, site.interval.high), row.employee_id
+    trend = dash.behaviours_by(frame[frame["employee_id"] == "E00"], "team")
+    assert set(trend["mean"]) == {0.95} and set(trend["half_width"]) == {0.0}
+
+
 @settings(max_examples=300, deadline=None)
 @given(
     st.lists(
