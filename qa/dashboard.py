@@ -328,7 +328,7 @@ def _fsums(values: np.ndarray, groups: _Groups) -> np.ndarray:
     starts = groups.starts[filled]
     largest_group = int(counts.max())
     rest = values
-    levels = []
+    levels: list[list[float]] = []
     bound = float(np.max(np.abs(rest)))
     while bound > 0.0 and len(levels) < 4:
         exponent = math.frexp(bound * largest_group)[1] + 2

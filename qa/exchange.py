@@ -200,7 +200,6 @@ class ImportFailed(RowsRejected):
     """Nothing was imported: every bad row, with its line."""
 
 
-
 @dataclass(frozen=True)
 class ImportReport:
     path: Path

@@ -39,7 +39,6 @@ class RosterError(RowsRejected):
     """The roster was refused, nothing written: each bad row with its line."""
 
 
-
 @dataclass(frozen=True)
 class RosterReport:
     path: Path

@@ -126,15 +126,15 @@ def exact_shares(values: np.ndarray) -> np.ndarray:
 
 def columns_of(
     frame: pd.DataFrame,
-    rows: Mapping[str, np.ndarray],
+    rows_of: Mapping[str, np.ndarray],
     layouts_of: Mapping[tuple[str, str], Layout],
     ids: Sequence[str],
 ) -> Columns:
     """The columns of these employees' evaluations: `frame` is the store's frame of approved
-    evaluations (sitegen.load.Approved), `rows[employee]` their positions in it, oldest first, and
-    `layouts_of` the criteria of each scorecard version."""
+    evaluations (sitegen.load.Approved), `rows_of[employee]` their positions in it, oldest first,
+    and `layouts_of` the criteria of each scorecard version."""
     empty = np.zeros(0, dtype=np.intp)
-    found = [rows.get(i, empty) for i in ids]
+    found = [rows_of.get(i, empty) for i in ids]
     positions = np.concatenate(found) if found else empty
     spans, start = {}, 0
     for i, items in zip(ids, found, strict=True):

@@ -42,9 +42,7 @@ def test_every_file_loads_and_validates(cards: dict[str, Scorecard]) -> None:
 
 
 @pytest.mark.parametrize("card_id", BEHAVIOUR_CARDS)
-def test_behaviour_cards_have_the_four_behaviours_in_order(
-    cards: dict[str, Scorecard], card_id: str
-) -> None:
+def test_behaviour_cards_have_the_four_behaviours_in_order(cards: dict[str, Scorecard], card_id: str) -> None:
     card = cards[card_id]
     assert card.aggregation == "weighted_percent"
     assert [s.behaviour for s in card.sections] == list(BEHAVIOURS)
@@ -53,9 +51,7 @@ def test_behaviour_cards_have_the_four_behaviours_in_order(
 
 
 @pytest.mark.parametrize("card_id", BEHAVIOUR_CARDS)
-def test_behaviour_cards_mix_scales_weights_and_criticals(
-    cards: dict[str, Scorecard], card_id: str
-) -> None:
+def test_behaviour_cards_mix_scales_weights_and_criticals(cards: dict[str, Scorecard], card_id: str) -> None:
     criteria = cards[card_id].criteria()
     kinds = {c.scale.type for c in criteria}
     assert kinds == {"yes_no", "yes_no_na", "rating", "points"}
@@ -64,9 +60,7 @@ def test_behaviour_cards_mix_scales_weights_and_criticals(
     for c in criteria:
         if isinstance(c.scale, Rating):
             # Every level of a rating is labelled, so evaluators score against words, not numbers.
-            assert [level.value for level in c.scale.labels] == list(
-                range(c.scale.min, c.scale.max + 1)
-            )
+            assert [level.value for level in c.scale.labels] == list(range(c.scale.min, c.scale.max + 1))
 
 
 @pytest.mark.parametrize("card_id", BEHAVIOUR_CARDS)
@@ -82,9 +76,7 @@ def test_every_source_names_a_seed_file(cards: dict[str, Scorecard]) -> None:
         pytest.skip(f"seed folder {SEEDS} is absent")
     seeds = {p.name for p in SEEDS.glob("*.txt")}
     for card in cards.values():
-        sources = [c.source for c in card.criteria()] + [
-            q.source for q in card.questions if q.source
-        ]
+        sources = [c.source for c in card.criteria()] + [q.source for q in card.questions if q.source]
         missing = sorted(set(sources) - seeds)
         assert not missing, f"{card.id} cites unknown seed files {missing}"
 
