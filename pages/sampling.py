@@ -19,13 +19,16 @@ from qa.interactions import (
     FIELDS,
     MAPPING_NAME,
     ColumnMapping,
+    channel_words_text,
     guess_mapping,
     import_interactions,
     list_mappings,
     load_mapping,
     mapping_from_dict,
+    parse_channel_words,
     read_table,
     save_mapping,
+    sheet_names,
 )
 from qa.sampling import STRATA, SamplingPlan
 from ui import session
@@ -141,7 +144,7 @@ ENCODINGS = ("", "utf-8", "cp1252")  # "": UTF-8, else Windows-1252 / Latin-1
 UNITS = ("seconds", "minutes", "milliseconds")
 NONE = ""  # "no column" / "not set" in the editor's selectboxes
 FORMAT_KEYS = ("sampling_sep", "sampling_encoding", "sampling_date_format", "sampling_unit", "sampling_timezone",
-               "sampling_default_channel")  # fmt: skip
+               "sampling_default_channel", "sampling_sheet", "sampling_channel_words")  # fmt: skip
 COLUMN_KEYS = tuple(f"sampling_col_{name}" for name in FIELDS)
 
 
@@ -178,9 +181,11 @@ def edit_mapping(data: bytes, name: str, saved: ColumnMapping | None) -> ColumnM
                {"": auto, ";": "« ; »", ",": "« , »", "|": "« | »", "\t": t("ui.sampling.editor.tab")})  # fmt: skip
     encoding = pick(t("ui.sampling.editor.encoding"), ENCODINGS, start.encoding, "sampling_encoding",
                     {"": auto, "utf-8": "UTF-8", "cp1252": "Latin-1 (Windows-1252)"})  # fmt: skip
+    sheets = sheet_names(data)  # [] for a CSV file: no sheet to pick
+    sheet = pick(t("ui.sampling.editor.sheet"), sheets, start.sheet, "sampling_sheet", {}) if sheets else None
     try:
         table = read_table(data, name, ColumnMapping(columns={}, sep=sep or None, encoding=encoding or None),
-                           sheet=start.sheet)  # fmt: skip
+                           sheet=sheet)  # fmt: skip
     except ImportRefused as refused:
         st.error(refused.render(lang))
         return None
@@ -203,9 +208,18 @@ def edit_mapping(data: bytes, name: str, saved: ColumnMapping | None) -> ColumnM
     default_channel = pick(t("ui.sampling.editor.default_channel"), [NONE, *CHANNELS], start.default_channel,
                            "sampling_default_channel",
                            {NONE: t("ui.sampling.editor.no_default"), **{c: t(f"channel.{c}") for c in CHANNELS}})  # fmt: skip
+    if "sampling_channel_words" not in st.session_state:  # see `text`
+        st.session_state["sampling_channel_words"] = channel_words_text(start.channels)
+    words = st.text_area(t("ui.sampling.editor.channel_words"), key="sampling_channel_words",
+                         help=t("ui.sampling.editor.channel_words_help"))  # fmt: skip
+    try:
+        channels = parse_channel_words(words, lang)
+    except QAError as error:
+        show_error(error)
+        return None
     fields = {"columns": columns, "sep": sep or None, "encoding": encoding or None,
               "date_format": date_format.strip() or None, "duration_unit": unit, "timezone": zone.strip(),
-              "default_channel": default_channel or None, "channels": start.channels, "sheet": start.sheet}  # fmt: skip
+              "default_channel": default_channel or None, "channels": channels, "sheet": sheet}  # fmt: skip
     try:
         return mapping_from_dict(fields, t("ui.sampling.editor.source"))
     except QAError as error:

@@ -42,12 +42,14 @@ __all__ = [
     "ColumnMapping",
     "ImportRefused",
     "ImportReport",
+    "channel_words_text",
     "check_rows",
     "guess_mapping",
     "import_file",
     "import_interactions",
     "list_mappings",
     "load_mapping",
+    "parse_channel_words",
     "parse_interactions",
     "read_table",
     "save_mapping",
@@ -214,6 +216,39 @@ class ColumnMapping(BaseModel):
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown time zone {zone!r} (e.g. Europe/Paris)") from None
         return zone
+
+
+def parse_channel_words(text: str, lang: str = "fr") -> dict[str, Channel]:
+    """A mapping's channel words from text, one `word = channel` a line (the page's editor). The
+    channel is our code (phone) or its name in French or English (Téléphone, Phone); blank lines and
+    lines starting with # are skipped. A QAError in `lang` names the first bad line (1-based)."""
+    names = {_plain(code): code for code in CHANNELS}
+    for language in ("fr", "en"):
+        names.update({_plain(t(f"channel.{code}", language)): code for code in CHANNELS})
+    known = ", ".join(CHANNELS)
+    words: dict[str, Channel] = {}
+    seen: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        word, equals, channel = line.partition("=")
+        word, channel = word.strip(), channel.strip()
+        if not equals or not _plain(word):
+            raise QAError(t("sampling.import.bad_channel_line", lang, line=number, text=line.strip()))
+        if _plain(channel) not in names:
+            raise QAError(t("sampling.import.bad_channel_target", lang, line=number, text=line.strip(), known=known))
+        if _plain(word) in seen:
+            raise QAError(
+                t("sampling.import.duplicate_channel_word", lang, line=number, word=word, first=seen[_plain(word)])
+            )
+        seen[_plain(word)] = number
+        words[word] = names[_plain(channel)]  # type: ignore[assignment]  # a value of CHANNELS
+    return words
+
+
+def channel_words_text(channels: Mapping[str, str]) -> str:
+    """A mapping's channel words as `parse_channel_words` reads them back."""
+    return "\n".join(f"{word} = {channel}" for word, channel in channels.items())
 
 
 def guess_mapping(headers: Iterable[str]) -> ColumnMapping:
