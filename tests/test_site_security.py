@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -79,13 +80,17 @@ def test_a_hostile_employee_name_is_shown_as_text_everywhere(built) -> None:
 
 
 def test_chart_data_cannot_close_its_script_element(built) -> None:
+    """The team "Centre <b>d'appels</b>" is a heatmap row: escaped for Plotly (which reads a few
+    HTML tags in labels, so the tags would be drawn as bold), then made safe inside the script."""
     _, out, report, _ = built
     html = (out / report.leads_page).read_text()
-    # The team "Centre <b>d'appels</b>" is a heatmap row: escaped for Plotly, then for the script.
-    for script in soup(out / report.leads_page).find_all("script", attrs={"data-chart": True}):
-        assert "<" not in script.string and ">" not in script.string
-    assert "\\u003cb\\u003e" not in html or "&lt;b&gt;" not in html  # one encoding or the other, never raw
     assert "<b>d'appels</b>" not in html
+    rows = []
+    for script in soup(out / report.leads_page).find_all("script", attrs={"data-chart": True}):
+        assert "<" not in script.string and ">" not in script.string and "&" not in script.string
+        figure = json.loads(script.string)  # what site.js hands to Plotly
+        rows += [row for trace in figure["data"] if trace["type"] == "heatmap" for row in trace["y"]]
+    assert "Centre &lt;b&gt;d'appels&lt;/b&gt;" in rows  # Plotly shows it as the text typed
 
 
 # -- paths ------------------------------------------------------------------------------------------
@@ -259,12 +264,13 @@ def test_photos_of_an_approved_evaluation_are_never_published(tmp_path: Path) ->
 
 def test_a_hostile_scenario_and_failed_criterion_id_never_reach_the_evaluations_table_raw(tmp_path: Path) -> None:
     """The evaluations table is written as ready HTML (sitegen.context.table_rows): a visit's
-    scenario as typed and a failed criterion id the scorecard does not know must come out as
-    text."""
+    scenario as typed, and a failed criterion id and a band id the scorecard does not know, must
+    come out as text."""
     world = make_world(tmp_path)
     try:
         doc = world.add("E2", "phone_call", scenario=XSS_COMMENT, failing=["privacy_protected"])
         doc["score"]["critical_failures"] = [*doc["score"]["critical_failures"], "<b>unknown</b>"]
+        doc["score"]["band"] = "<i>band</i>"  # a band id the scorecard does not know
         doc["id"], doc["interaction_id"] = "ev-hostile", None
         doc["visit"] = {"scenario": XSS_COMMENT}
         world.store.import_evaluations([doc], by="test")
@@ -273,8 +279,9 @@ def test_a_hostile_scenario_and_failed_criterion_id_never_reach_the_evaluations_
         for lang in ("fr", "en"):
             file = tmp_path / "site" / paths.employee_page(tokens["E2"], lang)
             html = file.read_text()
-            assert "<script>alert(1)" not in html and "<b>unknown</b>" not in html
+            assert "<script>alert(1)" not in html and "<b>unknown</b>" not in html and "<i>band</i>" not in html
             assert "&lt;b&gt;unknown&lt;/b&gt;" in html  # the unknown id, shown as text
+            assert "&lt;i&gt;band&lt;/i&gt;" in html
             assert XSS_COMMENT not in soup(file).get_text()  # an unknown scenario is not shown at all
     finally:
         world.store.close()
