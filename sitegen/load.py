@@ -71,10 +71,6 @@ class Approved:
     def positions(self, employee_id: str) -> np.ndarray:
         return self.rows.get(employee_id, _NO_ROWS)
 
-    def ids(self, employee_id: str) -> list[str]:
-        """The employee's evaluation ids, oldest first."""
-        return self._at("id", self.positions(employee_id))
-
     def day_at(self, position: int) -> date:
         return date.fromisoformat(str(self.frame["day"].iat[position]))
 

@@ -5,11 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from qa.auth import hash_password
 from qa.draws import run_draw
 from qa.models import User
 from qa.sampling import SamplingPlan
+from qa.store import Store
 
 PASSWORDS = {"alice": "alice-password", "bob": "bob-password", "lea": "lea-password", "root": "root-password"}
 ROLES = {"alice": "shopper", "bob": "shopper", "lea": "qa_lead", "root": "admin"}
@@ -54,6 +56,19 @@ def populate(store, data_dir: Path) -> None:
     # The call is drawn for Paul and assigned to Lea by a real, recorded draw.
     plan = SamplingPlan(period="2026-11", quota=1, employees=("emp-paul",), evaluators=("lea",))
     run_draw(store, plan, seed=1, by="lea", clock=lambda: now)
+
+
+def app_data_folder(tmp_path: Path, monkeypatch: Any) -> Path:
+    """A populated data folder the app (AppTest) opens: QA_DATA_DIR and QA_SITE_DIR point there,
+    and the real scorecards are used."""
+    data = tmp_path / "data"
+    store = Store.open(data)
+    populate(store, data)
+    store.close()
+    monkeypatch.setenv("QA_DATA_DIR", str(data))
+    monkeypatch.setenv("QA_SITE_DIR", str(tmp_path / "site"))
+    monkeypatch.delenv("QA_SCORECARDS_DIR", raising=False)
+    return data
 
 
 def _silence_wav(seconds: float = 0.5, rate: int = 8000) -> bytes:

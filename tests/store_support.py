@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import itertools
+import threading
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+from qa.errors import QAError
 from qa.store import Store
 
 PARIS_SUMMER = timezone(timedelta(hours=2))
@@ -78,3 +81,24 @@ def files_of(folder: Path) -> dict[str, bytes]:
         for p in sorted(folder.rglob("*"))
         if p.is_file() and "backups" not in p.parts and p.name != ".lock"
     }
+
+
+def at_once(*actions: Callable[[], object]) -> list[str]:
+    """Run the actions in threads released together (two app sessions deciding the same thing at
+    the same moment); returns the messages of those refused with a QAError."""
+    start = threading.Barrier(len(actions))
+    refused: list[str] = []
+
+    def run(action: Callable[[], object]) -> None:
+        start.wait()
+        try:
+            action()
+        except QAError as error:
+            refused.append(str(error))
+
+    threads = [threading.Thread(target=run, args=(action,)) for action in actions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return refused

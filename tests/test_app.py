@@ -23,7 +23,7 @@ from qa.store import Store
 from ui import session
 from ui.draft import DRAFT, TEXT_LIMIT
 
-from .app_world import CALL, PASSWORDS, ROLES, populate
+from .app_world import CALL, PASSWORDS, ROLES, app_data_folder
 from .conftest import FIXTURES, ROOT
 
 ENTRY = str(ROOT / "streamlit_app.py")
@@ -48,14 +48,7 @@ COMPLETE = {"greet": "yes", "thanks": "na", "quality": 4, "steps": 2}
 @pytest.fixture
 def world(tmp_path, monkeypatch):
     """A data folder with users, employees and an assigned call; the real scorecards."""
-    data = tmp_path / "data"
-    store = Store.open(data)
-    populate(store, data)
-    store.close()
-    monkeypatch.setenv("QA_DATA_DIR", str(data))
-    monkeypatch.setenv("QA_SITE_DIR", str(tmp_path / "site"))
-    monkeypatch.delenv("QA_SCORECARDS_DIR", raising=False)
-    return data
+    return app_data_folder(tmp_path, monkeypatch)
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
 
@@ -16,6 +15,7 @@ from qa.scoring import score
 from sitegen.load import load_site_data
 
 from .calibration_world import LEAD, add_evaluation, mini, open_world
+from .store_support import at_once
 from .test_calibration import run_three_calls
 
 ANSWERS = {"greet": "yes", "thanks": "no", "quality": 2, "steps": 1}
@@ -34,7 +34,8 @@ def published_ids(store) -> set[str]:
     """What the coaching site's build would publish: its own load stage (sitegen/load.py), not a
     restatement of its filter, so that a site reading disputed evaluations fails here."""
     data = load_site_data(store)
-    return {i for employee in data.evaluations.rows for i in data.evaluations.ids(employee)}
+    ids = data.evaluations.frame["id"].to_numpy(dtype=object)
+    return {ids[position] for rows in data.evaluations.rows.values() for position in rows}
 
 
 def test_a_dispute_re_scored_from_record_to_overturn_rate(store):
@@ -113,23 +114,10 @@ def test_two_leads_resolving_one_dispute_at_once_resolve_it_once(store):
         disputes.open_dispute(store, LEAD, f"race{i}", ["thanks"], "I did thank her")
     refused: list[str] = []
     for i in range(rounds):
-        start = threading.Barrier(2)
-
-        def decide(rescore: bool, evaluation_id: str = f"race{i}", start: threading.Barrier = start) -> None:
-            start.wait()
-            try:
-                if rescore:
-                    disputes.rescore(store, LEAD, evaluation_id, {"thanks": "yes"}, reason="heard it")
-                else:
-                    disputes.confirm(store, Actor("max", "qa_lead"), evaluation_id, "not on the recording")
-            except QAError as error:
-                refused.append(str(error))
-
-        threads = [threading.Thread(target=decide, args=(flag,)) for flag in (True, False)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        refused += at_once(
+            lambda e=f"race{i}": disputes.rescore(store, LEAD, e, {"thanks": "yes"}, reason="heard it"),
+            lambda e=f"race{i}": disputes.confirm(store, Actor("max", "qa_lead"), e, "not on the recording"),
+        )
         decisions = [s.action for s in disputes.dispute_history(store, LEAD, f"race{i}")][1:]
         assert len(decisions) == 1, f"race{i}: {decisions}"
     assert len(refused) == rounds and all("not disputed" in message for message in refused)

@@ -30,6 +30,7 @@ from qa.store import Store
 
 from .app_world import CALL, populate
 from .conftest import FIXTURES
+from .store_support import at_once
 
 ALICE, BOB = Actor("alice", "shopper"), Actor("bob", "shopper")
 LEA, ROOT = Actor("lea", "qa_lead"), Actor("root", "admin")
@@ -276,28 +277,13 @@ def test_recent_evaluations_are_the_actors_own_of_the_last_months_plus_every_ret
 def test_two_leads_deciding_one_evaluation_at_once_decide_it_once(store, mini_loaded):
     """One lead approves while another returns the same evaluation (two app sessions, two
     threads): exactly one decision lands in the audit log; the other is told it came too late."""
-    import threading
-
     ids = [ev.submit(store, ALICE, mini_loaded, filled(store, ALICE, mini_loaded)).id for _ in range(10)]
     refused: list[str] = []
     for evaluation_id in ids:
-        start = threading.Barrier(2)
-
-        def decide(approve: bool, evaluation_id: str = evaluation_id, start: threading.Barrier = start) -> None:
-            start.wait()
-            try:
-                if approve:
-                    ev.approve(store, LEA, evaluation_id)
-                else:
-                    ev.return_to_evaluator(store, Actor("max", "qa_lead"), evaluation_id, "Le scénario manque")
-            except QAError as error:
-                refused.append(str(error))
-
-        threads = [threading.Thread(target=decide, args=(flag,)) for flag in (True, False)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join()
+        refused += at_once(
+            lambda i=evaluation_id: ev.approve(store, LEA, i),
+            lambda i=evaluation_id: ev.return_to_evaluator(store, Actor("max", "qa_lead"), i, "Le scénario manque"),
+        )
         decisions = [e.action for e in store.audit_log(evaluation_id)][1:]
         assert len(decisions) == 1, f"{evaluation_id}: {decisions}"
     assert len(refused) == len(ids) and all("only a submitted one" in message for message in refused)

@@ -13,7 +13,7 @@ from qa.i18n import t
 from qa.interactions import load_mapping
 from qa.store import Store
 
-from .app_world import populate
+from .app_world import app_data_folder
 from .test_app import app
 
 HEADERS = ["Ref appel", "Agent", "Support", "Horodatage", "Duree"]
@@ -43,14 +43,7 @@ def workbook() -> bytes:
 
 @pytest.fixture
 def world(tmp_path, monkeypatch):
-    data = tmp_path / "data"
-    store = Store.open(data)
-    populate(store, data)
-    store.close()
-    monkeypatch.setenv("QA_DATA_DIR", str(data))
-    monkeypatch.setenv("QA_SITE_DIR", str(tmp_path / "site"))
-    monkeypatch.delenv("QA_SCORECARDS_DIR", raising=False)
-    return data
+    return app_data_folder(tmp_path, monkeypatch)
 
 
 def upload(at, data: bytes):

@@ -282,7 +282,8 @@ def test_the_store_columns_give_the_analysis_of_the_records(world, tmp_path: Pat
     columns = columns_of(approved.frame, approved.rows, approved.layouts, ids)
     for employee_id in ids:
         records = records_of[employee_id]
-        assert approved.ids(employee_id) == [e.id for e in records]  # oldest first
+        ids = approved.frame["id"].to_numpy(dtype=object)[approved.rows[employee_id]].tolist()
+        assert ids == [e.id for e in records]  # oldest first
         facts = [evaluation_facts(e) for e in records]
         for planning in (None, 7.5):
             got = analyse_one(columns, employee_id, data.cards, planning)
